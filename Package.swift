@@ -1,0 +1,97 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Parley",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "parley", targets: ["parley"]),
+        .library(name: "ParleyKernel", targets: ["ParleyKernel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        // The kernel: connections, auth, routing, storage interface, realtime hub. No feature code.
+        .target(
+            name: "ParleyKernel",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/ParleyKernel",
+            swiftSettings: swiftSettings
+        ),
+        // Feature modules: one target each, reaching storage and realtime only through the kernel.
+        .target(
+            name: "ParleyMessaging",
+            dependencies: ["ParleyKernel", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Plugins/Messaging",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParleyRooms",
+            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Plugins/Rooms",
+            swiftSettings: swiftSettings
+        ),
+        // The composition: the module catalog and the CLI, shared by `parley` and the tests.
+        .target(
+            name: "ParleyApp",
+            dependencies: [
+                "ParleyKernel", "ParleyMessaging", "ParleyRooms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/ParleyApp",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "parley",
+            dependencies: ["ParleyApp"],
+            path: "Sources/parley",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyKernelTests",
+            dependencies: ["ParleyKernel", "ParleyApp", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyModuleTests",
+            dependencies: [
+                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyEndToEndTests",
+            dependencies: [
+                "parley",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

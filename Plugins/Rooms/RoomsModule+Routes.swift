@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import ParleyKernel
+import ParleyMessaging
+
+extension RoomsModule {
+    struct CreateRoomBody: Decodable {
+        let name: String?
+        let description: String?
+    }
+
+    func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, rooms: RoomService) {
+        routes.post("rooms") { request, context -> Envelope<Room> in
+            let body = try await request.decodeJSON(CreateRoomBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let name = validator.requiredString("name", body.name, length: 1...100)
+            let description = validator.optionalString("description", body.description, length: 0...500)
+            try validator.check()
+            let room = try await rooms.create(name: name, description: description, userID: context.userID)
+            return Envelope(room, message: "Room created successfully", status: .created)
+        }
+
+        routes.get("rooms") { request, context -> Envelope<[Room]> in
+            let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "created_at"), ("name", "name")])
+            let (list, total) = try await rooms.channels.listChannels(kind: Self.kind, page: page)
+            let joined = try await rooms.channels.memberships(userID: context.userID, among: list.map(\.id))
+            return Envelope(list.map { Room($0, isMember: joined.contains($0.id)) },
+                            message: "Rooms retrieved successfully", pagination: page.pagination(total: total))
+        }
+
+        routes.get("rooms/{roomID}") { _, context -> Envelope<Room> in
+            let roomID = try pathID(context.parameters.get("roomID"), "Room")
+            let channel = try await rooms.room(roomID)
+            let isMember = try await rooms.channels.isMember(channelID: roomID, userID: context.userID)
+            // Anyone may see a room exists; only members see what is said in it.
+            var recent: [Message] = []
+            if isMember, rooms.recentMessages > 0 {
+                let page = PageRequest(page: 1, limit: rooms.recentMessages, sort: "id", ascending: true)
+                recent = try await rooms.channels.history(channelID: roomID, page: page, cursor: .none).messages
+            }
+            return Envelope(Room(channel, isMember: isMember, messages: recent), message: "Room details retrieved successfully")
+        }
+
+        routes.post("rooms/{roomID}/join") { _, context -> Envelope<Room> in
+            let roomID = try pathID(context.parameters.get("roomID"), "Room")
+            return Envelope(try await rooms.join(roomID: roomID, userID: context.userID), message: "Joined room successfully")
+        }
+
+        routes.post("rooms/{roomID}/leave") { _, context -> Envelope<Room> in
+            let roomID = try pathID(context.parameters.get("roomID"), "Room")
+            return Envelope(try await rooms.leave(roomID: roomID, userID: context.userID), message: "Left room successfully")
+        }
+
+        routes.get("messages/room/{roomID}") { request, context -> Envelope<[Message]> in
+            let roomID = try pathID(context.parameters.get("roomID"), "Room")
+            let query = request.uri.queryParameters
+            let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
+            let cursor = try HistoryCursor.parse(query)
+            try await rooms.requireMembership(roomID: roomID, userID: context.userID)
+            let history = try await rooms.channels.history(channelID: roomID, page: page, cursor: cursor)
+            return Envelope(history.messages, message: "Messages retrieved successfully",
+                            pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import ParleyKernel
+import ParleyMessaging
+
+/// Public chat rooms (seeds 000/002): anyone signed in may list and join; members post and read history.
+/// A room is a messaging channel of kind `room`; this module is its policy and API.
+public struct RoomsModule: ParleyModule {
+    public static let id = "rooms"
+    public static let summary = "public chat rooms: create, list, join, leave, room history"
+    public static let dependencies: [ModuleDependency] = [.requires("messaging")]
+    static let kind = "room"
+
+    public struct Configuration: Decodable, Sendable {
+        /// Messages included in `GET /rooms/{roomID}` for members.
+        public var recentMessages = 50
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case recentMessages = "recent_messages"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            recentMessages = try c.decodeIfPresent(Int.self, forKey: .recentMessages) ?? recentMessages
+            guard (0...PageRequest.maxLimit).contains(recentMessages) else {
+                throw ConfigError(path: "modules.rooms.recent_messages", message: "must be between 0 and \(PageRequest.maxLimit)")
+            }
+        }
+    }
+
+    let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public func register(with registrar: ModuleRegistrar) throws {
+        guard let channels = registrar.service(ChannelService.self) else {
+            throw BootError.configuration("rooms: the messaging module's ChannelService is missing")
+        }
+        let rooms = RoomService(channels: channels, recentMessages: configuration.recentMessages)
+        channels.registerTarget(field: "roomId") { roomID, senderID in
+            try await rooms.requireMembership(roomID: roomID, userID: senderID)
+            return roomID
+        }
+        registerRoutes(registrar.authenticatedRoutes(), rooms: rooms)
+        registerEvents(registrar, rooms: rooms)
+    }
+}
+
+/// A room as clients see it. `_id` mirrors `id` for seed 000 clients.
+struct Room: Encodable, Sendable {
+    let id: String
+    let name: String
+    let description: String?
+    let createdBy: String
+    let createdAt: String
+    let memberCount: Int
+    let isMember: Bool
+    let messages: [Message]?
+
+    init(_ channel: Channel, isMember: Bool, messages: [Message]? = nil) {
+        id = channel.id
+        name = channel.name
+        description = channel.description
+        createdBy = channel.createdBy
+        createdAt = Timestamp.iso(channel.createdAt)
+        memberCount = channel.memberCount
+        self.isMember = isMember
+        self.messages = messages
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, _id, name, description, createdBy, createdAt, memberCount, isMember, messages
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(id, forKey: ._id)
+        try c.encode(name, forKey: .name)
+        try c.encode(description, forKey: .description)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(memberCount, forKey: .memberCount)
+        try c.encode(isMember, forKey: .isMember)
+        try c.encodeIfPresent(messages, forKey: .messages)
+    }
+}
+
+/// Room policy over the messaging channels.
+struct RoomService: Sendable {
+    let channels: ChannelService
+    let recentMessages: Int
+
+    func room(_ roomID: String) async throws -> Channel {
+        guard let channel = try await channels.channel(id: roomID, kind: RoomsModule.kind) else {
+            throw APIError.notFound("Room not found")
+        }
+        return channel
+    }
+
+    func requireMembership(roomID: String, userID: String) async throws {
+        _ = try await room(roomID)
+        guard try await channels.isMember(channelID: roomID, userID: userID) else {
+            throw APIError.forbidden("Join the room first")
+        }
+    }
+
+    func create(name: String, description: String?, userID: String) async throws -> Room {
+        let channel = try await channels.createChannel(
+            kind: RoomsModule.kind, name: name, description: description, createdBy: userID, members: [(userID, "OWNER")])
+        return Room(channel, isMember: true, messages: [])
+    }
+
+    func join(roomID: String, userID: String) async throws -> Room {
+        _ = try await room(roomID)
+        try await channels.join(channelID: roomID, userID: userID)
+        return Room(try await room(roomID), isMember: true)
+    }
+
+    func leave(roomID: String, userID: String) async throws -> Room {
+        _ = try await room(roomID)
+        try await channels.leave(channelID: roomID, userID: userID)
+        return Room(try await room(roomID), isMember: false)
+    }
+}

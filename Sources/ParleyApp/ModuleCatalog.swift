@@ -1,0 +1,12 @@
+import ParleyKernel
+import ParleyMessaging
+import ParleyRooms
+
+extension ModuleCatalog {
+    /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its target in
+    /// Package.swift, and one line here.
+    public static let parley = ModuleCatalog([
+        ModuleDescriptor(MessagingModule.self),
+        ModuleDescriptor(RoomsModule.self),
+    ])
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ParleyKernel
+
+/// `parley`: serve (default), check-config, modules, routes.
+public struct ParleyCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "Parley, a modular real-time chat server.",
+        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self],
+        defaultSubcommand: Serve.self)
+
+    public init() {}
+}
+
+/// `--config PATH`, else `$PARLEY_CONFIG`, else `config/parley.yaml`.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Manifest to use (default: $PARLEY_CONFIG or config/parley.yaml).")
+    var config: String?
+
+    var path: String { config ?? Self.defaultPath }
+
+    static var defaultPath: String {
+        ProcessInfo.processInfo.environment["PARLEY_CONFIG"] ?? "config/parley.yaml"
+    }
+}
+
+/// Prints a configuration or boot error as one line an operator can act on, and exits 1.
+func fail(_ error: any Error, path: String) -> ExitCode {
+    let text: String
+    switch error {
+    case let error as ConfigError: text = "\(path): \(error)"
+    case let error as BootError: text = "\(path): \(error)"
+    default: text = "\(path): \(error)"
+    }
+    FileHandle.standardError.write(Data("parley: \(text)\n".utf8))
+    return .failure
+}
+
+extension ParleyCommand {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve Parley (the default).")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            let manifest: Manifest
+            let app: any ApplicationProtocol
+            do {
+                manifest = try Manifest.load(path: options.path, catalog: .parley)
+                app = try await buildApplication(manifest: manifest)
+            } catch {
+                throw fail(error, path: options.path)
+            }
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        }
+    }
+
+    struct CheckConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Validate a manifest: options, modules, dependencies and routes. Exits 0 or 1.")
+        @Argument(help: "Manifest to check (default: $PARLEY_CONFIG or config/parley.yaml).")
+        var path: String?
+
+        func run() async throws {
+            let path = self.path ?? ConfigOption.defaultPath
+            do {
+                let manifest = try Manifest.load(path: path, catalog: .parley)
+                let assembly = try await ParleyAssembly.check(manifest: manifest)
+                print("\(path): OK · modules: \(assembly.modules.map(\.id).joined(separator: ", ")) · \(assembly.ledger.entries.count) routes")
+            } catch {
+                throw fail(error, path: path)
+            }
+        }
+    }
+
+    struct Modules: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List compiled-in modules, their dependencies, and whether the manifest enables them.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            let enabled = (try? Manifest.load(path: options.path, catalog: .parley))?.enabledModuleIDs
+            for descriptor in ModuleCatalog.parley.descriptors {
+                let dependencies = descriptor.dependencies.map { "\($0.id)\($0.isRequired ? "" : " (optional)")" }
+                let state = enabled.map { $0.contains(descriptor.id) ? "enabled" : "disabled" } ?? "unknown (manifest not loaded)"
+                print("\(descriptor.id.padding(toLength: 14, withPad: " ", startingAt: 0)) \(state.padding(toLength: 9, withPad: " ", startingAt: 0)) requires: \(dependencies.isEmpty ? "-" : dependencies.joined(separator: ", "))  \(descriptor.summary)")
+            }
+        }
+    }
+
+    struct Routes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every route of this manifest: method, path, owning module.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            do {
+                let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                let assembly = try await ParleyAssembly.check(manifest: manifest)
+                for entry in assembly.ledger.entries.sorted(by: { ($0.path, $0.method) < ($1.path, $1.method) }) {
+                    print("\(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
+                }
+            } catch {
+                throw fail(error, path: options.path)
+            }
+        }
+    }
+}
+
+extension ParleyCommand {
+    /// Parses `CommandLine.arguments` and runs the chosen subcommand, exiting with its status.
+    public static func runFromCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// A storage stand-in for `check-config` and `routes`: registration runs, nothing touches a database.
+struct UnopenedStorage: Storage {
+    let dialect = SQLDialect.sqlite
+    let summary = "unopened"
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T { throw StorageError.unavailable("not opened") }
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T { throw StorageError.unavailable("not opened") }
+    func migrate(_ groups: [MigrationGroup]) async throws {}
+    func ping() async throws { throw StorageError.unavailable("not opened") }
+    func close() async throws {}
+}
+
+/// Everything the manifest describes, registered and checked, before any port opens.
+public struct ParleyAssembly {
+    public let kernel: Kernel
+    public let modules: [EnabledModule]
+    public let router: Router<ParleyRequestContext>
+    public let webSocketRouter: Router<ParleyRequestContext>
+    public let ledger: RouteLedger
+    public let events: EventRouter
+    public let migrations: [MigrationGroup]
+    let services: [any Service]
+
+    /// Orders modules, registers the kernel's and every module's routes, events and migrations, and refuses
+    /// conflicts. Touches no database: `check-config` and `routes` stop here.
+    public static func assemble(manifest: Manifest, storage: any Storage, jwtSecret: String, logger: Logger) async throws -> ParleyAssembly {
+        let modules = try ModuleGraph.order(manifest.modules)
+        let tokens = await TokenService(secret: jwtSecret, accessTTL: TimeInterval(manifest.auth.accessTokenTTLSeconds))
+        let auth = AuthService(storage: storage, tokens: tokens, settings: manifest.auth, logger: logger)
+        let hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), logger: logger)
+        let kernel = Kernel(manifest: manifest, storage: storage, auth: auth, hub: hub, logger: logger)
+
+        let limits = RequestLimits(maxBodyBytes: manifest.server.maxBodyBytes)
+        let router = Router(context: ParleyRequestContext.self)
+        router.add(middleware: KernelMiddleware(auth: auth, limits: limits, acceptsQueryToken: false))
+        let ledger = RouteLedger()
+
+        // The kernel's own routes go through the same ledger, so a module cannot shadow them silently.
+        let kernelRoot = LedgerRouter(router: router, ledger: ledger, owner: "kernel")
+        AuthRoutes(auth: auth, hub: hub).register(
+            public: kernelRoot.group("/api/v1"), authenticated: kernelRoot.group("/api/v1", context: AuthenticatedContext.self))
+        HealthRoutes(storage: storage, startedAt: .now).register(kernelRoot.group("/api/v1"))
+        _ = ledger.record(method: "GET", path: "/ws", owner: "kernel")
+
+        var eventEntries: [String: EventRouter.Entry] = [:]
+        var eventConflicts: [BootError] = []
+        var migrations = [KernelMigrations.group]
+        var services: [any Service] = []
+        for module in modules {
+            let instance = module.descriptor.make(module.configuration)
+            let registrar = ModuleRegistrar(moduleID: module.id, kernel: kernel, root: kernelRoot)
+            try instance.register(with: registrar)
+            for (name, handler) in registrar.events {
+                if let existing = eventEntries[name] {
+                    eventConflicts.append(.eventConflict(event: name, first: existing.owner, second: module.id))
+                } else {
+                    eventEntries[name] = EventRouter.Entry(owner: module.id, handler: handler)
+                }
+            }
+            if !registrar.migrations.isEmpty {
+                migrations.append(MigrationGroup(module: module.id, migrations: registrar.migrations))
+            }
+            services += registrar.lifecycleServices
+        }
+        if let conflict = ledger.conflicts.first ?? eventConflicts.first { throw conflict }
+        do {
+            try router.validate()
+        } catch {
+            throw BootError.invalidRoutes("\(error)")
+        }
+
+        let events = EventRouter(entries: eventEntries)
+        let webSocketRouter = Router(context: ParleyRequestContext.self)
+        webSocketRouter.add(middleware: KernelMiddleware(auth: auth, limits: limits, acceptsQueryToken: true))
+        let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
+        webSocketRouter.ws("/ws") { _, context in
+            // Refused with 401 before the upgrade; the kernel middleware already checked the token.
+            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let identity = context.requestContext.identity else { return }
+            await transport.run(identity: identity, inbound: inbound, outbound: outbound)
+        }
+
+        return ParleyAssembly(kernel: kernel, modules: modules, router: router, webSocketRouter: webSocketRouter,
+                              ledger: ledger, events: events, migrations: migrations, services: services)
+    }
+}
+
+/// The composition root shared by `parley serve` and the tests: opens storage, runs migrations, registers
+/// every enabled module, and returns the application ready to run (the port opens when it runs).
+public func buildApplication(manifest: Manifest, logger: Logger? = nil) async throws -> some ApplicationProtocol {
+    let logger = {
+        var logger = logger ?? Logger(label: "parley")
+        logger.logLevel = Logger.Level(rawValue: manifest.logging.level) ?? .info
+        return logger
+    }()
+    let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
+    let storage = try SQLiteStorage(
+        path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
+    let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
+    try await storage.migrate(assembly.migrations)
+    try await PresenceStore(storage: storage).resetAll()
+
+    let hub = assembly.kernel.hub
+    let host = manifest.server.host
+    let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
+    let webSocketConfiguration = WebSocketServerConfiguration(
+        maxFrameSize: manifest.realtime.maxFrameBytes,
+        autoPing: .enabled(timePeriod: .seconds(Int64(manifest.realtime.pingIntervalSeconds))))
+    var app = Application(
+        router: assembly.router,
+        server: .http1WebSocketUpgrade(webSocketRouter: assembly.webSocketRouter, configuration: webSocketConfiguration),
+        configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
+        services: assembly.services,
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? manifest.server.port
+            logger.notice("Parley listening on http://\(host):\(port) · \(summary)")
+        },
+        logger: logger)
+    app.addServices(ShutdownHooks(hub: hub, storage: storage, logger: logger))
+    return app
+}
+
+/// Runs last and stops first: on shutdown tells realtime clients (close 1001) and closes storage.
+struct ShutdownHooks: Service {
+    let hub: RealtimeHub
+    let storage: any Storage
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.closeAll()
+        do { try await storage.close() } catch { logger.error("closing storage: \(error)") }
+    }
+}
+
+extension ParleyAssembly {
+    /// Everything up to route registration, against no database: what `check-config` and `routes` run.
+    public static func check(manifest: Manifest) async throws -> ParleyAssembly {
+        var logger = Logger(label: "parley.check")
+        logger.logLevel = .error
+        return try await assemble(manifest: manifest, storage: UnopenedStorage(),
+                                  jwtSecret: String(repeating: "x", count: 32), logger: logger)
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import Hummingbird
+
+/// Seed 001's account endpoints: `/api/v1/auth/*` and `/api/v1/users/*`, owned by the kernel.
+struct AuthRoutes: Sendable {
+    let auth: AuthService
+    let hub: RealtimeHub
+
+    struct RegisterBody: Decodable {
+        let username: String?
+        let email: String?
+        let password: String?
+    }
+
+    struct LoginBody: Decodable {
+        let email: String?
+        let username: String?
+        let password: String?
+    }
+
+    struct RefreshBody: Decodable {
+        let refreshToken: String?
+    }
+
+    struct LoginResult: Encodable, Sendable {
+        let user: PrivateProfile
+        let accessToken: String
+        let refreshToken: String
+    }
+
+    struct PatchUserBody: Decodable {
+        let username: String?
+        let avatar: String??
+        let statusMessage: String??
+
+        enum CodingKeys: String, CodingKey { case username, avatar, statusMessage }
+
+        // Distinguishes "absent" (leave as is) from `null` (clear it).
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            username = try c.decodeIfPresent(String.self, forKey: .username)
+            avatar = c.contains(.avatar) ? .some(try c.decodeIfPresent(String.self, forKey: .avatar)) : .none
+            statusMessage = c.contains(.statusMessage) ? .some(try c.decodeIfPresent(String.self, forKey: .statusMessage)) : .none
+        }
+    }
+
+    struct Presence: Encodable, Sendable {
+        let userId: String
+        let isOnline: Bool
+        let lastSeen: String
+    }
+
+    static var usernamePattern: Regex<Substring> { /^[A-Za-z0-9_]{3,50}$/ }
+    static var emailPattern: Regex<Substring> { /^[^\s@]+@[^\s@]+\.[^\s@]+$/ }
+
+    static func validateUsername(_ username: String, into validator: inout Validator) {
+        if (try? usernamePattern.wholeMatch(in: username)) == nil {
+            validator.fail("username", "must be 3-50 characters: letters, digits and underscores only")
+        }
+    }
+
+    func register(public routes: RouterGroup<ParleyRequestContext>, authenticated: RouterGroup<AuthenticatedContext>) {
+        routes.post("auth/register") { request, context -> Envelope<PrivateProfile> in
+            let body = try await request.decodeJSON(RegisterBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let username = body.username ?? ""
+            if body.username == nil { validator.fail("username", "is required") } else { Self.validateUsername(username, into: &validator) }
+            let email = (body.email ?? "").trimmingCharacters(in: .whitespaces)
+            if body.email == nil {
+                validator.fail("email", "is required")
+            } else if email.count > 254 || (try? Self.emailPattern.wholeMatch(in: email)) == nil {
+                validator.fail("email", "must be a valid email address")
+            }
+            let password = body.password ?? ""
+            if body.password == nil {
+                validator.fail("password", "is required")
+            } else if password.count < 8 || !password.contains(where: \.isUppercase) || !password.contains(where: \.isLowercase)
+                        || !password.contains(where: \.isNumber) {
+                validator.fail("password", "must be at least 8 characters with an uppercase letter, a lowercase letter and a number")
+            } else if password.utf8.count > 72 {
+                validator.fail("password", "must be at most 72 bytes")
+            }
+            try validator.check()
+            let user = try await auth.register(username: username, email: email, password: password)
+            return Envelope(user.privateProfile, message: "User registered successfully", status: .created)
+        }
+
+        routes.post("auth/login") { request, context -> Envelope<LoginResult> in
+            let body = try await request.decodeJSON(LoginBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let identifier = (body.email ?? body.username ?? "").trimmingCharacters(in: .whitespaces)
+            if identifier.isEmpty { validator.fail("email", "email or username is required") }
+            if (body.password ?? "").isEmpty { validator.fail("password", "is required") }
+            try validator.check()
+            let (user, tokens) = try await auth.login(identifier: identifier, password: body.password ?? "")
+            return Envelope(LoginResult(user: user.privateProfile, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken),
+                            message: "Login successful")
+        }
+
+        routes.post("auth/refresh") { request, context -> Envelope<TokenPair> in
+            let body = try await request.decodeJSON(RefreshBody.self, limit: context.limits.maxBodyBytes)
+            guard let token = body.refreshToken, !token.isEmpty else {
+                throw APIError.validation(field: "refreshToken", "is required")
+            }
+            do {
+                let (pair, _) = try await auth.refresh(token)
+                return Envelope(pair, message: "Token refreshed successfully")
+            } catch let replay as AuthService.RefreshReplay {
+                hub.closeSessions([replay.sessionID])
+                throw APIError.unauthorized("Refresh token was already used; the session has been revoked")
+            }
+        }
+
+        authenticated.post("auth/logout") { request, context -> EmptyEnvelope in
+            // The body's refreshToken (seed 001) is optional: the access token already names the session.
+            try await auth.revokeSession(context.identity.sessionID, reason: "logout")
+            hub.closeSessions([context.identity.sessionID])
+            return .empty("Logout successful")
+        }
+
+        authenticated.post("auth/logout-all") { _, context -> EmptyEnvelope in
+            let sessions = try await auth.revokeAllSessions(userID: context.userID, reason: "logout-all")
+            hub.closeSessions(sessions)
+            return .empty("Logged out from all devices")
+        }
+
+        authenticated.get("auth/me") { _, context -> Envelope<PrivateProfile> in
+            guard let user = try await auth.user(id: context.userID) else { throw APIError.unauthorized() }
+            return Envelope(user.privateProfile)
+        }
+
+        authenticated.get("users") { request, context -> Envelope<[PublicProfile]> in
+            let query = request.uri.queryParameters
+            guard let text = query["query"].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+                throw APIError.validation(field: "query", "is required")
+            }
+            guard text.count <= 100 else { throw APIError.validation(field: "query", "must be at most 100 characters") }
+            let page = try PageRequest.parse(query, sortable: [("username", "username_key"), ("createdAt", "created_at")], defaultAscending: true)
+            let (users, total) = try await auth.searchUsers(query: text, page: page)
+            return Envelope(users.map(\.publicProfile), pagination: page.pagination(total: total))
+        }
+
+        authenticated.get("users/{userID}") { _, context -> Envelope<PublicProfile> in
+            let id = try pathID(context.parameters.get("userID"), "User")
+            guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
+            return Envelope(user.publicProfile)
+        }
+
+        authenticated.patch("users/{userID}") { request, context -> Envelope<PrivateProfile> in
+            let id = try pathID(context.parameters.get("userID"), "User")
+            guard id == context.userID else { throw APIError.forbidden("You can only update your own profile") }
+            let body = try await request.decodeJSON(PatchUserBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            if let username = body.username { Self.validateUsername(username, into: &validator) }
+            if case .some(.some(let avatar)) = body.avatar, avatar.count > 2048 { validator.fail("avatar", "must be at most 2048 characters") }
+            if case .some(.some(let status)) = body.statusMessage, status.count > 200 {
+                validator.fail("statusMessage", "must be at most 200 characters")
+            }
+            try validator.check()
+            let user = try await auth.updateProfile(id: id, username: body.username, avatar: body.avatar, statusMessage: body.statusMessage)
+            return Envelope(user.privateProfile, message: "User updated successfully")
+        }
+
+        authenticated.delete("users/{userID}") { _, context -> EmptyEnvelope in
+            let id = try pathID(context.parameters.get("userID"), "User")
+            guard id == context.userID else { throw APIError.forbidden("You can only delete your own account") }
+            let sessions = try await auth.deleteUser(id: id)
+            hub.closeSessions(sessions)
+            return .empty("User deleted successfully")
+        }
+
+        authenticated.get("users/{userID}/presence") { _, context -> Envelope<Presence> in
+            let id = try pathID(context.parameters.get("userID"), "User")
+            guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
+            return Envelope(Presence(userId: user.id, isOnline: user.isOnline, lastSeen: Timestamp.iso(user.lastSeen)))
+        }
+    }
+}
+
+/// `GET /api/v1/health` and `/api/v1/health/ready` as seed 001 shows them.
+struct HealthRoutes: Sendable {
+    let storage: any Storage
+    let startedAt: ContinuousClock.Instant
+
+    struct Health: Encodable, Sendable {
+        let status: String
+        let timestamp: String
+        let uptime: Int
+    }
+
+    struct Ready: Encodable, Sendable {
+        let status: String
+        let checks: [String: String]
+    }
+
+    func register(_ routes: RouterGroup<ParleyRequestContext>) {
+        routes.get("health") { _, _ -> Envelope<Health> in
+            let uptime = (ContinuousClock.now - startedAt).components.seconds
+            return Envelope(Health(status: "healthy", timestamp: Timestamp.iso(Timestamp.nowMillis()), uptime: Int(uptime)),
+                            message: "Service is healthy")
+        }
+        routes.get("health/ready") { _, _ -> Envelope<Ready> in
+            do {
+                try await storage.ping()
+                return Envelope(Ready(status: "ready", checks: ["database": "connected"]), message: "Service is ready")
+            } catch {
+                throw APIError(status: .serviceUnavailable, code: "SERVICE_UNAVAILABLE",
+                               message: "Service is not ready: database disconnected")
+            }
+        }
+    }
+}

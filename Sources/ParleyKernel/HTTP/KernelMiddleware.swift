@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// First on every request: request id, identity from a bearer token, request logging, and the error envelope
+/// for anything thrown below (including unmatched routes). Nothing escapes as a bare 500.
+struct KernelMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+    let auth: AuthService
+    let limits: RequestLimits
+    /// `/ws` may carry its token in `?token=`, since browsers cannot set headers on a WebSocket.
+    let acceptsQueryToken: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let incoming = request.headers[.requestID].flatMap { id in
+            id.count <= 128 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? id : nil
+        }
+        context.requestID = incoming ?? ParleyID.make()
+        context.logger[metadataKey: "request"] = "\(context.requestID)"
+        context.limits = limits
+        if let token = bearerToken(request) {
+            if let identity = await auth.authenticate(token: token) {
+                context.identity = identity
+                context.logger[metadataKey: "user"] = "\(identity.userID)"
+            } else {
+                context.authFailure = "Invalid or expired token"
+            }
+        }
+        let started = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = Self.errorResponse(error, request: request, context: context)
+        }
+        response.headers[.requestID] = context.requestID
+        let elapsed = ContinuousClock.now - started
+        context.logger.info("\(request.method) \(request.uri.path) \(response.status.code)", metadata: [
+            "ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+        ])
+        return response
+    }
+
+    func bearerToken(_ request: Request) -> String? {
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingCharacters(in: .whitespaces) }
+        }
+        if acceptsQueryToken, let token = request.uri.queryParameters["token"], !token.isEmpty {
+            return String(token)
+        }
+        return nil
+    }
+
+    static func errorResponse(_ error: any Error, request: Request, context: Context) -> Response {
+        let apiError: APIError
+        switch error {
+        case let error as APIError:
+            apiError = error
+        case let error as HTTPError:
+            apiError = map(error)
+        case let error as DecodingError:
+            apiError = APIError.from(error)
+        case StorageError.uniqueViolation:
+            apiError = APIError.conflict("Resource already exists")
+        case StorageError.foreignKeyViolation:
+            apiError = APIError.notFound("A referenced resource does not exist")
+        default:
+            context.logger.error("unhandled error: \(error)")
+            apiError = .internalError()
+        }
+        return (try? apiError.response(from: request, context: context)) ?? Response(status: .internalServerError)
+    }
+
+    static func map(_ error: HTTPError) -> APIError {
+        switch error.status {
+        case .notFound: return .notFound("Route not found")
+        case .methodNotAllowed: return APIError(status: .methodNotAllowed, code: "NOT_FOUND", message: "Method not allowed")
+        case .contentTooLarge: return .payloadTooLarge(error.body ?? "Request body too large")
+        case .unauthorized: return .unauthorized(error.body ?? "Authentication required")
+        case .forbidden: return .forbidden(error.body ?? "Forbidden")
+        case .badRequest: return .validation(field: "request", error.body ?? "Bad request")
+        default:
+            if error.status.code >= 500 { return .internalError() }
+            return APIError(status: error.status, code: "VALIDATION_ERROR", message: error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+}

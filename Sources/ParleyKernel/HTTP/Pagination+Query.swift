@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+
+/// Page parameters shared by every list endpoint: `page` (from 1), `limit` (default 20, at most 100),
+/// `sort` among the fields the endpoint allows, `order` asc|desc.
+public struct PageRequest: Sendable, Equatable {
+    public var page: Int
+    public var limit: Int
+    public var sort: String
+    public var ascending: Bool
+
+    public var offset: Int { (page - 1) * limit }
+
+    public init(page: Int = 1, limit: Int = PageRequest.defaultLimit, sort: String = "created_at", ascending: Bool = false) {
+        self.page = page
+        self.limit = limit
+        self.sort = sort
+        self.ascending = ascending
+    }
+
+    public static let defaultLimit = 20
+    public static let maxLimit = 100
+
+    /// - Parameters:
+    ///   - sortable: allowed `sort` values mapped to storage columns; the first is the default.
+    public static func parse(_ query: Parameters, sortable: [(name: String, column: String)] = [("createdAt", "created_at")],
+                             defaultAscending: Bool = false) throws -> PageRequest {
+        var validator = Validator()
+        var page = 1
+        var limit = defaultLimit
+        if let raw = query["page"] {
+            if let value = Int(raw), value >= 1, value <= 1_000_000 { page = value } else { validator.fail("page", "must be an integer of at least 1") }
+        }
+        if let raw = query["limit"] {
+            if let value = Int(raw), value >= 1, value <= maxLimit { limit = value } else { validator.fail("limit", "must be an integer from 1 to \(maxLimit)") }
+        }
+        var column = sortable.first?.column ?? "created_at"
+        if let raw = query["sort"] {
+            if let match = sortable.first(where: { $0.name == String(raw) }) {
+                column = match.column
+            } else {
+                validator.fail("sort", "must be one of: \(sortable.map(\.name).joined(separator: ", "))")
+            }
+        }
+        var ascending = defaultAscending
+        if let raw = query["order"] {
+            switch raw.lowercased() {
+            case "asc": ascending = true
+            case "desc": ascending = false
+            default: validator.fail("order", "must be asc or desc")
+            }
+        }
+        try validator.check()
+        return PageRequest(page: page, limit: limit, sort: column, ascending: ascending)
+    }
+
+    public func pagination(total: Int, nextCursor: String? = nil, prevCursor: String? = nil) -> Pagination {
+        Pagination(page: page, limit: limit, total: total, nextCursor: nextCursor, prevCursor: prevCursor)
+    }
+}
+
+/// Message-history cursors: `before` or `after` a message id (mutually exclusive).
+public enum HistoryCursor: Sendable, Equatable {
+    case none
+    case before(String)
+    case after(String)
+
+    public static func parse(_ query: Parameters) throws -> HistoryCursor {
+        let before = query["before"].map(String.init)
+        let after = query["after"].map(String.init)
+        if before != nil, after != nil {
+            throw APIError.validation(field: "before", "use either before or after, not both")
+        }
+        if let before {
+            guard let id = ParleyID.normalized(before) else { throw APIError.validation(field: "before", "must be a message id") }
+            return .before(id)
+        }
+        if let after {
+            guard let id = ParleyID.normalized(after) else { throw APIError.validation(field: "after", "must be a message id") }
+            return .after(id)
+        }
+        return .none
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import Yams
+
+/// `server:` — where Parley listens.
+public struct ServerSettings: Decodable, Sendable {
+    public var host = "0.0.0.0"
+    public var port = 3000
+    /// Largest JSON request body accepted, in bytes; larger bodies get 413.
+    public var maxBodyBytes = 1 << 20
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    public var shutdownGraceSeconds = 10
+
+    public init(host: String = "0.0.0.0", port: Int = 3000) {
+        self.host = host
+        self.port = port
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, port
+        case maxBodyBytes = "max_body_bytes"
+        case shutdownGraceSeconds = "shutdown_grace_seconds"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+        shutdownGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .shutdownGraceSeconds) ?? shutdownGraceSeconds
+        guard (0...65535).contains(port) else {
+            throw ConfigError(path: "server.port", message: "must be between 0 and 65535, got \(port)")
+        }
+        guard maxBodyBytes > 0 else { throw ConfigError(path: "server.max_body_bytes", message: "must be positive") }
+    }
+}
+
+/// `storage:` — the database driver and where its data lives.
+public struct StorageSettings: Decodable, Sendable {
+    public enum Driver: String, Sendable, CaseIterable { case sqlite }
+    public var driver = Driver.sqlite
+    public var path = "./data/parley.sqlite"
+    public var busyTimeoutMilliseconds = 5000
+
+    public init(path: String = "./data/parley.sqlite") {
+        self.path = path
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case driver, path
+        case busyTimeoutMilliseconds = "busy_timeout_ms"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let raw = try c.decodeIfPresent(String.self, forKey: .driver) {
+            guard let driver = Driver(rawValue: raw) else {
+                let known = Driver.allCases.map(\.rawValue)
+                let hint = ConfigDecoder.suggestion(for: raw, among: known).map { "; did you mean '\($0)'?" } ?? ""
+                throw ConfigError(path: "storage.driver", message: "unknown driver '\(raw)'\(hint) (available: \(known.joined(separator: ", ")))")
+            }
+            self.driver = driver
+        }
+        path = try c.decodeIfPresent(String.self, forKey: .path) ?? path
+        busyTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .busyTimeoutMilliseconds) ?? busyTimeoutMilliseconds
+        guard !path.isEmpty else { throw ConfigError(path: "storage.path", message: "must not be empty") }
+    }
+
+    /// The folder that holds the database; generated secrets are kept beside it.
+    public var dataDirectory: URL {
+        URL(fileURLWithPath: path).deletingLastPathComponent()
+    }
+}
+
+/// `auth:` — tokens and password hashing.
+public struct AuthSettings: Decodable, Sendable {
+    /// HMAC secret for access tokens. Empty: generated on first run and kept in the data directory.
+    public var jwtSecret = ""
+    public var accessTokenTTLSeconds = 15 * 60
+    public var refreshTokenTTLSeconds = 7 * 24 * 3600
+    public var bcryptCost = 12
+
+    public init(jwtSecret: String = "", bcryptCost: Int = 12) {
+        self.jwtSecret = jwtSecret
+        self.bcryptCost = bcryptCost
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jwtSecret = "jwt_secret"
+        case accessTokenTTLSeconds = "access_token_ttl_seconds"
+        case refreshTokenTTLSeconds = "refresh_token_ttl_seconds"
+        case bcryptCost = "bcrypt_cost"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        jwtSecret = try c.decodeIfPresent(String.self, forKey: .jwtSecret) ?? jwtSecret
+        accessTokenTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .accessTokenTTLSeconds) ?? accessTokenTTLSeconds
+        refreshTokenTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .refreshTokenTTLSeconds) ?? refreshTokenTTLSeconds
+        bcryptCost = try c.decodeIfPresent(Int.self, forKey: .bcryptCost) ?? bcryptCost
+        guard (4...31).contains(bcryptCost) else { throw ConfigError(path: "auth.bcrypt_cost", message: "must be between 4 and 31") }
+        guard accessTokenTTLSeconds > 0 else { throw ConfigError(path: "auth.access_token_ttl_seconds", message: "must be positive") }
+        guard refreshTokenTTLSeconds > 0 else { throw ConfigError(path: "auth.refresh_token_ttl_seconds", message: "must be positive") }
+        if !jwtSecret.isEmpty, jwtSecret.utf8.count < 32 {
+            throw ConfigError(path: "auth.jwt_secret", message: "must be at least 32 bytes (or empty to generate one)")
+        }
+    }
+}
+
+/// `realtime:` — the WebSocket hub.
+public struct RealtimeSettings: Decodable, Sendable {
+    public var pingIntervalSeconds = 25
+    public var pingTimeoutSeconds = 20
+    /// Frames waiting for one slow connection; past this the connection is closed rather than buffering more.
+    public var outboundQueueLimit = 1024
+    public var maxFrameBytes = 1 << 20
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case pingIntervalSeconds = "ping_interval_seconds"
+        case pingTimeoutSeconds = "ping_timeout_seconds"
+        case outboundQueueLimit = "outbound_queue_limit"
+        case maxFrameBytes = "max_frame_bytes"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pingIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .pingIntervalSeconds) ?? pingIntervalSeconds
+        pingTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .pingTimeoutSeconds) ?? pingTimeoutSeconds
+        outboundQueueLimit = try c.decodeIfPresent(Int.self, forKey: .outboundQueueLimit) ?? outboundQueueLimit
+        maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
+        guard pingIntervalSeconds > 0 else { throw ConfigError(path: "realtime.ping_interval_seconds", message: "must be positive") }
+        guard outboundQueueLimit > 0 else { throw ConfigError(path: "realtime.outbound_queue_limit", message: "must be positive") }
+        guard maxFrameBytes >= 1024 else { throw ConfigError(path: "realtime.max_frame_bytes", message: "must be at least 1024") }
+    }
+}
+
+/// `logging:` — swift-log level for every logger.
+public struct LoggingSettings: Decodable, Sendable {
+    public var level = "info"
+
+    public init(level: String = "info") {
+        self.level = level
+    }
+
+    enum CodingKeys: String, CodingKey { case level }
+
+    static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decodeIfPresent(String.self, forKey: .level) ?? level
+        guard Self.levels.contains(level) else {
+            let hint = ConfigDecoder.suggestion(for: level, among: Self.levels).map { "; did you mean '\($0)'?" } ?? ""
+            throw ConfigError(path: "logging.level", message: "unknown level '\(level)'\(hint)")
+        }
+    }
+}
+
+/// The whole manifest (`config/parley.yaml`): kernel sections plus the enabled modules in file order.
+public struct Manifest: Sendable {
+    public var server = ServerSettings()
+    public var storage = StorageSettings()
+    public var auth = AuthSettings()
+    public var realtime = RealtimeSettings()
+    public var logging = LoggingSettings()
+    public var modules: [EnabledModule] = []
+
+    public init(server: ServerSettings = ServerSettings(), storage: StorageSettings = StorageSettings(),
+                auth: AuthSettings = AuthSettings(), realtime: RealtimeSettings = RealtimeSettings(),
+                logging: LoggingSettings = LoggingSettings(), modules: [EnabledModule] = []) {
+        self.server = server
+        self.storage = storage
+        self.auth = auth
+        self.realtime = realtime
+        self.logging = logging
+        self.modules = modules
+    }
+
+    public var enabledModuleIDs: [String] { modules.map(\.id) }
+
+    /// Parses manifest YAML: `${VAR}` substitution, `PARLEY_*` environment overrides, typed module options,
+    /// and an error naming the path of anything unknown.
+    public static func parse(yaml: String, catalog: ModuleCatalog,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Manifest {
+        let node: ConfigNode
+        do {
+            node = try ManifestYAML.node(from: yaml, environment: environment)
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(path: "", message: "not valid YAML: \(error)")
+        }
+        let decoder = ConfigDecoder(environment: environment, userInfo: [ManifestDocument.catalogKey: catalog])
+        return try decoder.decode(ManifestDocument.self, from: node).manifest
+    }
+
+    public static func load(path: String, catalog: ModuleCatalog,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Manifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(path: "", message: "cannot read manifest at \(path)")
+        }
+        return try parse(yaml: String(decoding: data, as: UTF8.self), catalog: catalog, environment: environment)
+    }
+}
+
+/// The decodable shape of the manifest file.
+struct ManifestDocument: Decodable {
+    static let catalogKey = CodingUserInfoKey(rawValue: "parley.catalog")!
+    var manifest = Manifest()
+
+    enum CodingKeys: String, CodingKey { case server, storage, auth, realtime, logging, modules }
+
+    struct ModuleKey: CodingKey {
+        let stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        guard let catalog = decoder.userInfo[Self.catalogKey] as? ModuleCatalog else {
+            throw ConfigError(path: "", message: "internal: no module catalog given to the manifest decoder")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // Sections are decoded even when absent, so `PARLEY_SERVER_PORT` works without a `server:` section.
+        manifest.server = try ServerSettings(from: c.superDecoder(forKey: .server))
+        manifest.storage = try StorageSettings(from: c.superDecoder(forKey: .storage))
+        manifest.auth = try AuthSettings(from: c.superDecoder(forKey: .auth))
+        manifest.realtime = try RealtimeSettings(from: c.superDecoder(forKey: .realtime))
+        manifest.logging = try LoggingSettings(from: c.superDecoder(forKey: .logging))
+        guard c.contains(.modules), try !c.decodeNil(forKey: .modules) else { return }
+        let modules = try c.nestedContainer(keyedBy: ModuleKey.self, forKey: .modules)
+        for key in modules.allKeys {
+            guard let descriptor = catalog.descriptor(key.stringValue) else {
+                let hint = ConfigDecoder.suggestion(for: key.stringValue, among: catalog.ids)
+                    .map { "did you mean '\($0)'?" } ?? "known modules: \(catalog.ids.joined(separator: ", "))"
+                throw ConfigError(path: "modules.\(key.stringValue)", message: "unknown module; \(hint)")
+            }
+            // `rooms: {}` and a bare `rooms:` both mean "enabled with defaults".
+            let configuration = try descriptor.decodeConfiguration(modules.superDecoder(forKey: key))
+            manifest.modules.append(EnabledModule(descriptor: descriptor, configuration: configuration))
+        }
+    }
+}
+
+/// YAML text to `ConfigNode`, with `${VAR}` / `${VAR:-default}` substituted in scalar values.
+enum ManifestYAML {
+    static func node(from text: String, environment: [String: String]) throws -> ConfigNode {
+        guard let root = try Yams.compose(yaml: text) else { return .mapping([]) }
+        return try convert(root, path: "", environment: environment)
+    }
+
+    private static func convert(_ node: Node, path: String, environment: [String: String]) throws -> ConfigNode {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return .null }
+            return .scalar(try substitute(scalar.string, path: path, environment: environment))
+        case .sequence(let sequence):
+            return .sequence(try sequence.enumerated().map { index, item in
+                try convert(item, path: "\(path)[\(index)]", environment: environment)
+            })
+        case .mapping(let mapping):
+            var pairs: [(key: String, value: ConfigNode)] = []
+            for (keyNode, valueNode) in mapping {
+                let key = keyNode.string ?? ""
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                if pairs.contains(where: { $0.key == key }) {
+                    throw ConfigError(path: childPath, message: "duplicate key")
+                }
+                pairs.append((key, try convert(valueNode, path: childPath, environment: environment)))
+            }
+            return .mapping(pairs)
+        case .alias:
+            throw ConfigError(path: path, message: "YAML aliases are not supported in the manifest")
+        }
+    }
+
+    /// Replaces `${NAME}` and `${NAME:-fallback}`; an unset variable without a fallback is an error.
+    static func substitute(_ value: String, path: String, environment: [String: String]) throws -> String {
+        guard value.contains("${") else { return value }
+        var result = ""
+        var rest = Substring(value)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw ConfigError(path: path, message: "unterminated ${ in '\(value)'")
+            }
+            let expression = rest[start.upperBound..<end]
+            let parts = expression.components(separatedBy: ":-")
+            let name = parts[0]
+            if let found = environment[name] {
+                result += found
+            } else if parts.count > 1 {
+                result += parts.dropFirst().joined(separator: ":-")
+            } else {
+                throw ConfigError(path: path, message: "environment variable \(name) is not set")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}

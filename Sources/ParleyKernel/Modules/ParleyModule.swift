@@ -1,0 +1,82 @@
+import Foundation
+
+/// A dependency of one module on another, by id. `requires` refuses to boot without it;
+/// `optional` only orders the two when both are enabled.
+public struct ModuleDependency: Sendable, Hashable {
+    public let id: String
+    public let isRequired: Bool
+
+    public static func requires(_ id: String) -> ModuleDependency { ModuleDependency(id: id, isRequired: true) }
+    public static func optional(_ id: String) -> ModuleDependency { ModuleDependency(id: id, isRequired: false) }
+}
+
+/// A compiled-in feature module. It lives in its own target under `Plugins/`, is listed once in the catalog,
+/// and is enabled by its key under `modules:` in the manifest, whose value decodes as its `Configuration`.
+public protocol ParleyModule: Sendable {
+    /// Options from `modules.<id>`; every option has a default, so `{}` is always valid.
+    associatedtype Configuration: Decodable & Sendable
+
+    /// Stable snake_case id: the manifest key, the migration group, the log label.
+    static var id: String { get }
+    /// One line for `parley modules`.
+    static var summary: String { get }
+    static var dependencies: [ModuleDependency] { get }
+
+    init(configuration: Configuration)
+
+    /// The one registration step: routes, realtime handlers, migrations, services, hooks. The kernel owns
+    /// what is registered here (ordering, conflict checks, teardown); nothing is registered later.
+    func register(with registrar: ModuleRegistrar) throws
+}
+
+extension ParleyModule {
+    public static var dependencies: [ModuleDependency] { [] }
+}
+
+/// The type-erased catalog entry of a module.
+public struct ModuleDescriptor: Sendable {
+    public let id: String
+    public let summary: String
+    public let dependencies: [ModuleDependency]
+    let decodeConfiguration: @Sendable (any Decoder) throws -> any Sendable
+    let make: @Sendable (any Sendable) -> any ParleyModule
+
+    public init<M: ParleyModule>(_ type: M.Type) {
+        id = M.id
+        summary = M.summary
+        dependencies = M.dependencies
+        decodeConfiguration = { decoder in try M.Configuration(from: decoder) }
+        make = { configuration in
+            // The manifest decoded this value with `decodeConfiguration` above, so the cast cannot fail.
+            M(configuration: configuration as! M.Configuration)
+        }
+    }
+}
+
+/// The modules compiled into this binary, in a fixed order.
+public struct ModuleCatalog: Sendable {
+    public let descriptors: [ModuleDescriptor]
+
+    public init(_ descriptors: [ModuleDescriptor]) {
+        self.descriptors = descriptors
+    }
+
+    public func descriptor(_ id: String) -> ModuleDescriptor? {
+        descriptors.first { $0.id == id }
+    }
+
+    public var ids: [String] { descriptors.map(\.id) }
+}
+
+/// A module the manifest enables, with its decoded configuration.
+public struct EnabledModule: Sendable {
+    public let descriptor: ModuleDescriptor
+    public let configuration: any Sendable
+
+    public init(descriptor: ModuleDescriptor, configuration: any Sendable) {
+        self.descriptor = descriptor
+        self.configuration = configuration
+    }
+
+    public var id: String { descriptor.id }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Synchronization
+
+/// An event on its way to clients. Its data is JSON-encoded once at creation; each transport's frame is
+/// built at most once and then shared by every receiver, however many connections a broadcast reaches.
+public final class OutboundEvent: Sendable {
+    public let name: String
+    /// The `data` value as JSON text.
+    public let dataJSON: String
+    private let frames = Mutex<[String: String]>([:])
+
+    public init(_ name: String, dataJSON: String) {
+        self.name = name
+        self.dataJSON = dataJSON
+    }
+
+    public convenience init(_ name: String, _ data: some Encodable) throws {
+        let encoded = try JSONBody.encoder().encode(data)
+        self.init(name, dataJSON: String(decoding: encoded, as: UTF8.self))
+    }
+
+    /// The frame for one transport, built by `build` on first use and cached.
+    public func frame(for transport: String, build: (OutboundEvent) -> String) -> String {
+        if let cached = frames.withLock({ $0[transport] }) { return cached }
+        let built = build(self)
+        frames.withLock { $0[transport] = built }
+        return built
+    }
+
+    /// JSON string literal for an event name.
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONBody.encoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

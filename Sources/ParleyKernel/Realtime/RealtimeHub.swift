@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Authenticated connections and their topic subscriptions. Topics: `user:{userID}` (every connection of a
+/// user joins it) and whatever modules add (`channel:{channelID}`). Publishing goes through the backplane.
+public final class RealtimeHub: Sendable {
+    public typealias TopicProvider = @Sendable (Identity) async throws -> [String]
+    public typealias AudienceProvider = @Sendable (_ userID: String) async throws -> Set<String>
+
+    struct State {
+        var connections: [String: RealtimeConnection] = [:]
+        var topicMembers: [String: Set<String>] = [:]
+        var connectionTopics: [String: Set<String>] = [:]
+        var userConnections: [String: Set<String>] = [:]
+    }
+
+    struct Hooks {
+        var topicProviders: [TopicProvider] = []
+        var audienceProviders: [AudienceProvider] = []
+    }
+
+    private let state = Mutex(State())
+    private let hooks = Mutex(Hooks())
+    private let backplane: any Backplane
+    private let presence: PresenceStore
+    private let logger: Logger
+
+    init(backplane: any Backplane, presence: PresenceStore, logger: Logger) {
+        self.backplane = backplane
+        self.presence = presence
+        self.logger = logger
+        backplane.attach { [weak self] message in self?.deliver(message) }
+    }
+
+    public static func userTopic(_ userID: String) -> String { "user:\(userID)" }
+
+    func addTopicProvider(_ provider: @escaping TopicProvider) {
+        hooks.withLock { $0.topicProviders.append(provider) }
+    }
+
+    func addAudienceProvider(_ provider: @escaping AudienceProvider) {
+        hooks.withLock { $0.audienceProviders.append(provider) }
+    }
+
+    // MARK: Connections
+
+    /// Admits a connection: subscribes it to its user topic and the topics modules provide, and announces the
+    /// user online when this is their first connection.
+    public func connect(_ connection: RealtimeConnection) async {
+        var topics = [Self.userTopic(connection.userID)]
+        for provider in hooks.withLock({ $0.topicProviders }) {
+            do {
+                topics += try await provider(connection.identity)
+            } catch {
+                logger.error("topic provider failed: \(error)")
+            }
+        }
+        let first = state.withLock { state -> Bool in
+            state.connections[connection.id] = connection
+            for topic in topics {
+                state.topicMembers[topic, default: []].insert(connection.id)
+                state.connectionTopics[connection.id, default: []].insert(topic)
+            }
+            let isFirst = state.userConnections[connection.userID]?.isEmpty ?? true
+            state.userConnections[connection.userID, default: []].insert(connection.id)
+            return isFirst
+        }
+        if first { await announce(userID: connection.userID, online: true) }
+    }
+
+    /// Removes a connection; the user goes offline when it was their last.
+    public func disconnect(_ connection: RealtimeConnection) async {
+        let last = state.withLock { state -> Bool in
+            guard state.connections.removeValue(forKey: connection.id) != nil else { return false }
+            for topic in state.connectionTopics.removeValue(forKey: connection.id) ?? [] {
+                state.topicMembers[topic]?.remove(connection.id)
+                if state.topicMembers[topic]?.isEmpty == true { state.topicMembers[topic] = nil }
+            }
+            state.userConnections[connection.userID]?.remove(connection.id)
+            if state.userConnections[connection.userID]?.isEmpty == true {
+                state.userConnections[connection.userID] = nil
+                return true
+            }
+            return false
+        }
+        if last { await announce(userID: connection.userID, online: false) }
+    }
+
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    public func isConnected(userID: String) -> Bool {
+        state.withLock { !($0.userConnections[userID]?.isEmpty ?? true) }
+    }
+
+    private func announce(userID: String, online: Bool) async {
+        do {
+            try await presence.set(userID: userID, online: online)
+        } catch {
+            logger.error("presence update failed: \(error)")
+        }
+        var audience = Set<String>()
+        for provider in hooks.withLock({ $0.audienceProviders }) {
+            audience.formUnion((try? await provider(userID)) ?? [])
+        }
+        audience.remove(userID)
+        guard !audience.isEmpty,
+              let event = try? OutboundEvent(online ? "user:online" : "user:offline", ["userId": userID])
+        else { return }
+        publish(event, toUsers: audience)
+    }
+
+    // MARK: Publishing and subscriptions (cluster-wide through the backplane)
+
+    public func publish(_ event: OutboundEvent, topic: String, exceptConnection: String? = nil) {
+        backplane.send(.publish(topic: topic, event: event, exceptConnection: exceptConnection))
+    }
+
+    public func publish(_ event: OutboundEvent, toUsers users: some Sequence<String>) {
+        for user in users { publish(event, topic: Self.userTopic(user)) }
+    }
+
+    /// Subscribes every connection of a user (on every node) to a topic, e.g. after joining a room.
+    public func subscribe(userID: String, topic: String) {
+        backplane.send(.subscribe(userID: userID, topic: topic))
+    }
+
+    public func unsubscribe(userID: String, topic: String) {
+        backplane.send(.unsubscribe(userID: userID, topic: topic))
+    }
+
+    /// Closes the live connections of revoked sessions (logout, refresh-token reuse, account deletion).
+    public func closeSessions(_ sessionIDs: [String]) {
+        guard !sessionIDs.isEmpty else { return }
+        backplane.send(.closeSessions(sessionIDs))
+    }
+
+    /// Closes every connection on this node (graceful shutdown).
+    public func closeAll() {
+        for connection in state.withLock({ Array($0.connections.values) }) { connection.close(.shutdown) }
+    }
+
+    /// Local delivery of what the backplane carries.
+    private func deliver(_ message: BackplaneMessage) {
+        switch message {
+        case .publish(let topic, let event, let except):
+            let targets = state.withLock { state -> [RealtimeConnection] in
+                guard let members = state.topicMembers[topic] else { return [] }
+                return members.compactMap { $0 == except ? nil : state.connections[$0] }
+            }
+            for connection in targets { connection.send(.event(event)) }
+        case .subscribe(let userID, let topic):
+            state.withLock { state in
+                for id in state.userConnections[userID] ?? [] {
+                    state.topicMembers[topic, default: []].insert(id)
+                    state.connectionTopics[id, default: []].insert(topic)
+                }
+            }
+        case .unsubscribe(let userID, let topic):
+            state.withLock { state in
+                for id in state.userConnections[userID] ?? [] {
+                    state.topicMembers[topic]?.remove(id)
+                    state.connectionTopics[id]?.remove(topic)
+                }
+                if state.topicMembers[topic]?.isEmpty == true { state.topicMembers[topic] = nil }
+            }
+        case .closeSessions(let sessions):
+            let set = Set(sessions)
+            let targets = state.withLock { state in state.connections.values.filter { set.contains($0.identity.sessionID) } }
+            for connection in targets { connection.close(.sessionRevoked) }
+        }
+    }
+}
+
+/// `isOnline` / `lastSeen` on users, kept in the kernel's users table.
+struct PresenceStore: Sendable {
+    let storage: any Storage
+
+    func set(userID: String, online: Bool) async throws {
+        let now = Timestamp.nowMillis()
+        try await storage.write { db in
+            try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [online, now, userID])
+        }
+    }
+
+    /// After a restart nobody is connected, whatever the table said when the process stopped.
+    func resetAll() async throws {
+        try await storage.write { db in
+            try db.execute("UPDATE users SET is_online = 0 WHERE is_online <> 0", [])
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+/// The native JSON WebSocket at `/ws`.
+/// Client → server: `{"event": "...", "data": {...}, "ack": 7}` (ack optional).
+/// Server → client: `{"event": "...", "data": {...}}`; an ack'd frame is answered with
+/// `{"event": "ack", "ack": 7, "data": ...}` or `{"event": "error", "ack": 7, "data": {"message", "code"}}`.
+struct WebSocketTransport: Sendable {
+    static let name = "ws"
+    let hub: RealtimeHub
+    let events: EventRouter
+    let settings: RealtimeSettings
+    let logger: Logger
+
+    struct FrameHead: Decodable {
+        let event: String
+        let ack: Int?
+    }
+
+    /// The `data` member of a frame, decoded on demand into the handler's type; absent data decodes as `{}`.
+    struct FramePayload: EventPayload {
+        let frame: Data
+
+        struct Body<T: Decodable>: Decodable {
+            let data: T
+            enum CodingKeys: String, CodingKey { case data }
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                if c.contains(.data), try !c.decodeNil(forKey: .data) {
+                    data = try c.decode(T.self, forKey: .data)
+                } else {
+                    data = try JSONDecoder().decode(T.self, from: Data("{}".utf8))
+                }
+            }
+        }
+
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            do {
+                return try JSONDecoder().decode(Body<T>.self, from: frame).data
+            } catch let error as DecodingError {
+                // Field names are relative to `data`, as a client wrote them.
+                let apiError = APIError.from(error)
+                let errors = apiError.errors.map { field in
+                    FieldError(field: field.field.hasPrefix("data.") ? String(field.field.dropFirst(5)) : field.field, message: field.message)
+                }
+                throw APIError.validation(errors)
+            }
+        }
+    }
+
+    static func render(_ event: OutboundEvent) -> String {
+        event.frame(for: name) { event in
+            "{\"event\":\(OutboundEvent.quoted(event.name)),\"data\":\(event.dataJSON)}"
+        }
+    }
+
+    static func renderAck(_ ack: Int, reply: EventReply) -> String {
+        let data = reply.flatMap { try? JSONBody.encoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        return "{\"event\":\"ack\",\"ack\":\(ack),\"data\":\(data)}"
+    }
+
+    static func renderError(_ ack: Int?, _ payload: RealtimeErrorPayload) -> String {
+        let data = (try? JSONBody.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(data)}" }
+        return "{\"event\":\"error\",\"data\":\(data)}"
+    }
+
+    func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let connection = RealtimeConnection(identity: identity, transport: Self.name, queueLimit: settings.outboundQueueLimit)
+        let logger = self.logger.with(connection: connection)
+        await hub.connect(connection)
+        await withTaskGroup(of: Void.self) { group in
+            // The only writer: drains the bounded queue, then closes with a code telling the client why.
+            group.addTask {
+                for await item in connection.outgoing {
+                    let text: String
+                    switch item {
+                    case .event(let event): text = Self.render(event)
+                    case .direct(let frame): text = frame
+                    }
+                    do { try await outbound.write(.text(text)) } catch { break }
+                }
+                switch connection.reasonForClose {
+                case .overflow: try? await outbound.close(.policyViolation, reason: "outbound queue overflow")
+                case .sessionRevoked: try? await outbound.close(.policyViolation, reason: "session revoked")
+                case .shutdown: try? await outbound.close(.goingAway, reason: "server shutting down")
+                case .clientGone, .none: break
+                }
+            }
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: settings.maxFrameBytes) {
+                        guard case .text(let text) = message else {
+                            connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
+                                APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
+                            continue
+                        }
+                        await handle(Data(text.utf8), connection: connection, logger: logger)
+                    }
+                } catch {
+                    logger.debug("websocket read ended: \(error)")
+                }
+                connection.close(.clientGone)
+            }
+        }
+        await hub.disconnect(connection)
+    }
+
+    private func handle(_ frame: Data, connection: RealtimeConnection, logger: Logger) async {
+        guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
+            connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
+                APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
+                logger: logger))))
+            return
+        }
+        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: logger)
+        do {
+            let reply = try await events.dispatch(head.event, payload: FramePayload(frame: frame), context: context)
+            if let ack = head.ack { connection.send(.direct(Self.renderAck(ack, reply: reply))) }
+        } catch {
+            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(error, logger: logger))))
+        }
+    }
+}
+
+extension Logger {
+    func with(connection: RealtimeConnection) -> Logger {
+        var logger = self
+        logger[metadataKey: "connection"] = "\(connection.id)"
+        logger[metadataKey: "user"] = "\(connection.userID)"
+        return logger
+    }
+}
