@@ -70,15 +70,22 @@ let package = Package(
             path: "Sources/parley",
             swiftSettings: swiftSettings
         ),
+        // Shared test helpers: temporary manifests, an HTTP client speaking the envelope.
+        .target(
+            name: "ParleyTestSupport",
+            dependencies: ["ParleyKernel", "ParleyApp", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/ParleyTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ParleyKernelTests",
-            dependencies: ["ParleyKernel", "ParleyApp", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["ParleyKernel", "ParleyApp", "ParleyTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ParleyModuleTests",
             dependencies: [
-                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms",
+                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],
@@ -87,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "ParleyEndToEndTests",
             dependencies: [
-                "parley",
+                "parley", "ParleyTestSupport", "ParleyKernel",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -217,7 +217,7 @@ public final class ChannelService: Sendable {
         if let metadata = request.metadata, metadata != .null {
             if !metadata.isObject {
                 validator.fail("metadata", "must be an object")
-            } else if let data = try? JSONBody.encoder().encode(metadata) {
+            } else if let data = try? JSONBody.encode(metadata) {
                 if data.count > configuration.maxMetadataBytes {
                     validator.fail("metadata", "must be at most \(configuration.maxMetadataBytes) bytes as JSON")
                 }

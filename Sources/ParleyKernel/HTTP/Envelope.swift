@@ -64,16 +64,14 @@ extension Envelope where Payload == JSONValue {
     }
 }
 
-/// JSON response bodies: keys in declaration order, `/` not escaped.
+/// JSON on the wire (responses, realtime frames): keys in the order written, `/` not escaped.
 public enum JSONBody {
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
+    public static func encode(_ value: some Encodable) throws -> Data {
+        try OrderedJSONEncoder().encode(value)
     }
 
     public static func response(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
-        let data = try encoder().encode(value)
+        let data = try encode(value)
         var buffer = ByteBuffer()
         buffer.writeBytes(data)
         return Response(

@@ -15,7 +15,7 @@ public final class OutboundEvent: Sendable {
     }
 
     public convenience init(_ name: String, _ data: some Encodable) throws {
-        let encoded = try JSONBody.encoder().encode(data)
+        let encoded = try JSONBody.encode(data)
         self.init(name, dataJSON: String(decoding: encoded, as: UTF8.self))
     }
 
@@ -29,7 +29,7 @@ public final class OutboundEvent: Sendable {
 
     /// JSON string literal for an event name.
     static func quoted(_ text: String) -> String {
-        let data = (try? JSONBody.encoder().encode(text)) ?? Data("\"\"".utf8)
+        let data = (try? JSONBody.encode(text)) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }

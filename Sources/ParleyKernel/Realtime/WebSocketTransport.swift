@@ -57,12 +57,12 @@ struct WebSocketTransport: Sendable {
     }
 
     static func renderAck(_ ack: Int, reply: EventReply) -> String {
-        let data = reply.flatMap { try? JSONBody.encoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        let data = reply.flatMap { try? JSONBody.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         return "{\"event\":\"ack\",\"ack\":\(ack),\"data\":\(data)}"
     }
 
     static func renderError(_ ack: Int?, _ payload: RealtimeErrorPayload) -> String {
-        let data = (try? JSONBody.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let data = (try? JSONBody.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(data)}" }
         return "{\"event\":\"error\",\"data\":\(data)}"
     }

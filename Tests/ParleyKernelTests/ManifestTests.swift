@@ -1,0 +1,81 @@
+import Foundation
+import ParleyApp
+import ParleyKernel
+import Testing
+
+@Suite struct ManifestTests {
+    let catalog = ModuleCatalog.parley
+
+    func parse(_ yaml: String, environment: [String: String] = [:]) throws -> Manifest {
+        try Manifest.parse(yaml: yaml, catalog: catalog, environment: environment)
+    }
+
+    func error(_ yaml: String, environment: [String: String] = [:]) -> String? {
+        do {
+            _ = try parse(yaml, environment: environment)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func shippedManifestParsesWithDocumentedDefaults() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/parley.yaml")
+        let manifest = try Manifest.load(path: url.path, catalog: catalog, environment: [:])
+        #expect(manifest.server.port == 3000)
+        #expect(manifest.storage.path == "./data/parley.sqlite")
+        #expect(manifest.auth.accessTokenTTLSeconds == 900)
+        #expect(manifest.auth.refreshTokenTTLSeconds == 7 * 24 * 3600)
+        #expect(manifest.enabledModuleIDs == ["messaging", "rooms"])
+    }
+
+    @Test func emptyManifestMeansDefaultsAndNoModules() throws {
+        let manifest = try parse("")
+        #expect(manifest.server.port == 3000)
+        #expect(manifest.modules.isEmpty)
+    }
+
+    @Test func misspeltModuleNamesTheNearestOne() {
+        #expect(error("modules:\n  messaging: {}\n  romos: {}\n") == "modules.romos: unknown module; did you mean 'rooms'?")
+    }
+
+    @Test func unknownModuleWithoutNearMatchListsTheKnownOnes() throws {
+        let message = try #require(error("modules:\n  telepathy: {}\n"))
+        #expect(message.hasPrefix("modules.telepathy: unknown module; known modules: messaging, rooms"))
+    }
+
+    @Test func unknownOptionAtAnyDepthNamesItsPath() {
+        #expect(error("server:\n  prot: 4000\n") == "server.prot: unknown option; did you mean 'port'?")
+        #expect(error("modules:\n  messaging:\n    max_content_lenght: 10\n")
+            == "modules.messaging.max_content_lenght: unknown option; did you mean 'max_content_length'?")
+        #expect(error("colour: blue\n")?.hasPrefix("colour: unknown option") == true)
+    }
+
+    @Test func wrongTypesAreNamed() {
+        #expect(error("server:\n  port: many\n") == "server.port: expected an integer, got 'many'")
+        #expect(error("server:\n  port: 70000\n") == "server.port: must be between 0 and 65535, got 70000")
+        #expect(error("storage:\n  driver: sqlit\n")?.contains("did you mean 'sqlite'") == true)
+    }
+
+    @Test func environmentVariablesAreSubstituted() throws {
+        let manifest = try parse("storage:\n  path: ${DATA}/db.sqlite\nauth:\n  jwt_secret: ${SECRET:-0123456789abcdef0123456789abcdef}\n",
+                                 environment: ["DATA": "/srv/parley"])
+        #expect(manifest.storage.path == "/srv/parley/db.sqlite")
+        #expect(manifest.auth.jwtSecret == "0123456789abcdef0123456789abcdef")
+        #expect(error("storage:\n  path: ${NOPE}/x\n") == "storage.path: environment variable NOPE is not set")
+    }
+
+    @Test func pathNamedEnvironmentVariablesWinOverTheFile() throws {
+        let manifest = try parse("server:\n  port: 3000\nmodules:\n  messaging: {}\n  rooms: {}\n",
+                                 environment: ["PARLEY_SERVER_PORT": "4000", "PARLEY_STORAGE_PATH": "/tmp/x.sqlite"])
+        #expect(manifest.server.port == 4000)
+        #expect(manifest.storage.path == "/tmp/x.sqlite")
+        #expect(error("", environment: ["PARLEY_SERVER_PORT": "lots"])?.contains("PARLEY_SERVER_PORT") == true)
+    }
+
+    @Test func moduleOptionsAreTypedAndDefaulted() throws {
+        let manifest = try parse("modules:\n  messaging:\n  rooms:\n    recent_messages: 5\n")
+        #expect(manifest.enabledModuleIDs == ["messaging", "rooms"])
+        #expect(error("modules:\n  messaging: {}\n  rooms:\n    recent_messages: 500\n")?.contains("modules.rooms.recent_messages") == true)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import ParleyApp
+import ParleyKernel
+
+/// A fresh directory for one test's database and secrets; removed by `cleanup()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public var path: String { url.path }
+
+    public func cleanup() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// Manifests for tests: a real SQLite file in `directory`, fast bcrypt, and just the modules under test.
+public enum TestManifest {
+    public static let jwtSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+    /// YAML for a test deployment. `modules` is the body of the `modules:` map, one module per line.
+    public static func yaml(directory: String, port: Int = 0, modules: [String] = ["messaging: {}", "rooms: {}"],
+                            extra: String = "") -> String {
+        """
+        server:
+          host: 127.0.0.1
+          port: \(port)
+          max_body_bytes: 65536
+        storage:
+          path: \(directory)/parley.sqlite
+        auth:
+          jwt_secret: \(jwtSecret)
+          bcrypt_cost: 4
+        logging:
+          level: error
+        \(extra)
+        modules:
+        \(modules.map { "  " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    public static func manifest(directory: String, modules: [String] = ["messaging: {}", "rooms: {}"], extra: String = "") throws -> Manifest {
+        try Manifest.parse(yaml: yaml(directory: directory, modules: modules, extra: extra), catalog: .parley, environment: [:])
+    }
+}
