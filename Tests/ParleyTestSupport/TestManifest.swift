@@ -36,7 +36,7 @@ public enum TestManifest {
           jwt_secret: \(jwtSecret)
           bcrypt_cost: 4
         logging:
-          level: error
+          level: warning
         \(extra)
         modules:
         \(modules.map { "  " + $0 }.joined(separator: "\n"))

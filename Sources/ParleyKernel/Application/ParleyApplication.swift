@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -21,7 +23,7 @@ public struct ParleyAssembly {
     public let kernel: Kernel
     public let modules: [EnabledModule]
     public let router: Router<ParleyRequestContext>
-    public let webSocketRouter: Router<ParleyRequestContext>
+    let decideUpgrade: WebSocketUpgradeChannel.Decide
     public let ledger: RouteLedger
     public let events: EventRouter
     public let migrations: [MigrationGroup]
@@ -38,7 +40,7 @@ public struct ParleyAssembly {
 
         let limits = RequestLimits(maxBodyBytes: manifest.server.maxBodyBytes)
         let router = Router(context: ParleyRequestContext.self)
-        router.add(middleware: KernelMiddleware(auth: auth, limits: limits, acceptsQueryToken: false))
+        router.add(middleware: KernelMiddleware(auth: auth, limits: limits))
         let ledger = RouteLedger()
 
         // The kernel's own routes go through the same ledger, so a module cannot shadow them silently.
@@ -46,7 +48,11 @@ public struct ParleyAssembly {
         AuthRoutes(auth: auth, hub: hub).register(
             public: kernelRoot.group("/api/v1"), authenticated: kernelRoot.group("/api/v1", context: AuthenticatedContext.self))
         HealthRoutes(storage: storage, startedAt: .now).register(kernelRoot.group("/api/v1"))
-        _ = ledger.record(method: "GET", path: "/ws", owner: "kernel")
+        // A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token).
+        kernelRoot.get("/ws") { _, context -> Response in
+            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
+            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET /ws must be a WebSocket upgrade")
+        }
 
         var eventEntries: [String: EventRouter.Entry] = [:]
         var eventConflicts: [BootError] = []
@@ -76,19 +82,25 @@ public struct ParleyAssembly {
         }
 
         let events = EventRouter(entries: eventEntries)
-        let webSocketRouter = Router(context: ParleyRequestContext.self)
-        webSocketRouter.add(middleware: KernelMiddleware(auth: auth, limits: limits, acceptsQueryToken: true))
         let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
-        webSocketRouter.ws("/ws") { _, context in
-            // Refused with 401 before the upgrade; the kernel middleware already checked the token.
-            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
-            return .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
-            guard let identity = context.requestContext.identity else { return }
-            await transport.run(identity: identity, inbound: inbound, outbound: outbound)
+        // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
+        let decideUpgrade: WebSocketUpgradeChannel.Decide = { request, _ in
+            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else {
+                return .refuse(.notFound("No WebSocket endpoint at \(request.path ?? "/")"))
+            }
+            let uri = URI(path)
+            var token = uri.queryParameters["token"].map(String.init)
+            if let header = request.headerFields[.authorization], header.lowercased().hasPrefix("bearer ") {
+                token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            }
+            guard let token else { return .refuse(.unauthorized("Authentication required: pass ?token= or an Authorization header")) }
+            guard let identity = await auth.authenticate(token: token) else { return .refuse(.unauthorized("Invalid or expired token")) }
+            return .accept { inbound, outbound, _ in
+                await transport.run(identity: identity, inbound: inbound, outbound: outbound)
+            }
         }
 
-        return ParleyAssembly(kernel: kernel, modules: modules, router: router, webSocketRouter: webSocketRouter,
+        return ParleyAssembly(kernel: kernel, modules: modules, router: router, decideUpgrade: decideUpgrade,
                               ledger: ledger, events: events, migrations: migrations, services: services)
     }
 }
@@ -116,12 +128,17 @@ public func buildApplication(manifest: Manifest, logger: Logger? = nil) async th
         autoPing: .enabled(timePeriod: .seconds(Int64(manifest.realtime.pingIntervalSeconds))))
     var app = Application(
         router: assembly.router,
-        server: .http1WebSocketUpgrade(webSocketRouter: assembly.webSocketRouter, configuration: webSocketConfiguration),
+        server: HTTPServerBuilder { [decide = assembly.decideUpgrade] responder in
+            WebSocketUpgradeChannel(responder: responder, configuration: webSocketConfiguration, decide: decide)
+        },
         configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
         services: assembly.services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? manifest.server.port
-            logger.notice("Parley listening on http://\(host):\(port) · \(summary)")
+            // The operator's line: shown whatever the configured level.
+            var startup = logger
+            startup.logLevel = min(logger.logLevel, .notice)
+            startup.notice("Parley listening on http://\(host):\(port) · \(summary)")
         },
         logger: logger)
     app.addServices(ShutdownHooks(hub: hub, storage: storage, logger: logger))

@@ -9,8 +9,6 @@ struct KernelMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let auth: AuthService
     let limits: RequestLimits
-    /// `/ws` may carry its token in `?token=`, since browsers cannot set headers on a WebSocket.
-    let acceptsQueryToken: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -48,7 +46,8 @@ struct KernelMiddleware: RouterMiddleware {
             let parts = header.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingCharacters(in: .whitespaces) }
         }
-        if acceptsQueryToken, let token = request.uri.queryParameters["token"], !token.isEmpty {
+        // `/ws` may carry its token in `?token=`, since browsers cannot set headers on a WebSocket.
+        if request.uri.path == "/ws", let token = request.uri.queryParameters["token"], !token.isEmpty {
             return String(token)
         }
         return nil

@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import ParleyKernel
+import ParleyTestSupport
+import Synchronization
+
+/// A WebSocket client for tests: send frames, await frames by event name, see whether the server closed it.
+final class WebSocketTestClient: Sendable {
+    private let incoming: AsyncStream<JSONValue>
+    private let incomingContinuation: AsyncStream<JSONValue>.Continuation
+    private let outgoing: AsyncStream<String>.Continuation
+    private let buffered = FrameBuffer()
+    private let task: Task<WebSocketCloseFrame?, any Error>
+    private let pump: Task<Void, Never>
+
+    init(url: String, headers: HTTPFields = [:]) {
+        let (incoming, incomingContinuation) = AsyncStream.makeStream(of: JSONValue.self)
+        let (outgoingStream, outgoing) = AsyncStream.makeStream(of: String.self)
+        self.incoming = incoming
+        self.incomingContinuation = incomingContinuation
+        self.outgoing = outgoing
+        let buffered = self.buffered
+        pump = Task {
+            for await frame in incoming { buffered.frames.withLock { $0.append(frame) } }
+        }
+        var logger = Logger(label: "ws-test")
+        logger.logLevel = .error
+        task = Task {
+            defer { incomingContinuation.finish() }
+            return try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: logger) { inbound, outbound, _ in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            if case .text(let text) = message,
+                               let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) {
+                                incomingContinuation.yield(value)
+                            }
+                        }
+                        incomingContinuation.finish()
+                    }
+                    group.addTask {
+                        for await text in outgoingStream { try await outbound.write(.text(text)) }
+                        try await outbound.close(.normalClosure, reason: nil)
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    func send(_ event: String, _ data: JSONValue, ack: Int? = nil) throws {
+        var frame: [String: JSONValue] = ["event": .string(event), "data": data]
+        if let ack { frame["ack"] = .number(Double(ack)) }
+        sendRaw(String(decoding: try JSONEncoder().encode(JSONValue.object(frame)), as: UTF8.self))
+    }
+
+    func sendRaw(_ text: String) {
+        outgoing.yield(text)
+    }
+
+    /// The next frame matching `predicate` (earlier non-matching frames stay for later calls); nil on timeout.
+    func next(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (JSONValue) -> Bool) async -> JSONValue? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let frame = buffered.frames.withLock({ frames -> JSONValue? in
+                guard let index = frames.firstIndex(where: predicate) else { return nil }
+                return frames.remove(at: index)
+            }) {
+                return frame
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    func next(event: String, timeout: Duration = .seconds(5)) async -> JSONValue? {
+        await next(timeout: timeout) { $0["event"]?.string == event }
+    }
+
+    func ack(_ id: Int, timeout: Duration = .seconds(5)) async -> JSONValue? {
+        await next(timeout: timeout) { $0["ack"]?.int == id }
+    }
+
+    /// Frames received and not yet taken by `next`.
+    var pending: [JSONValue] { buffered.frames.withLock { $0 } }
+
+    /// Waits for the connection to end; returns the server's close frame if any.
+    func closed(timeout: Duration = .seconds(5)) async -> (closed: Bool, frame: WebSocketCloseFrame?) {
+        await withTaskGroup(of: (Bool, WebSocketCloseFrame?).self) { group in
+            group.addTask { [task] in
+                let frame = try? await task.value
+                return (true, frame)
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return (false, nil)
+            }
+            let result = await group.next() ?? (false, nil)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    /// Whether connecting failed outright (e.g. the upgrade was refused).
+    func failed(timeout: Duration = .seconds(5)) async -> Bool {
+        switch await Task { [task] in await task.result }.value {
+        case .failure: return true
+        case .success: return false
+        }
+    }
+
+    func close() {
+        outgoing.finish()
+    }
+}
+
+final class FrameBuffer: Sendable {
+    let frames = Mutex<[JSONValue]>([])
+}

@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import ParleyApp
+import ParleyKernel
+import ParleyTestSupport
+import Testing
+
+/// Every route of the default manifest, fed every kind of bad input, signed in and not: nothing answers 5xx,
+/// and every refusal is the documented error envelope. Routes come from the ledger, so new ones are covered.
+@Suite struct BadInputTests {
+    static let bodies: [(name: String, body: String?)] = [
+        ("none", nil),
+        ("malformed", "{bad json"),
+        ("array", "[1,2]"),
+        ("null", "null"),
+        ("string", "\"text\""),
+        ("wrong types", #"{"content":5,"name":[],"roomId":{},"email":1,"password":true,"username":null,"refreshToken":7,"statusMessage":3,"type":9,"metadata":"x","parentId":1,"description":false}"#),
+        ("unknown ids", #"{"content":"x","roomId":"00000000-0000-7000-8000-000000000000","name":"n","refreshToken":"zz"}"#),
+        ("deep nesting", String(repeating: "[", count: 2000) + String(repeating: "]", count: 2000)),
+        ("oversized", "{\"content\":\"" + String(repeating: "a", count: 70_000) + "\"}"),
+    ]
+
+    static let captures = ["00000000-0000-7000-8000-000000000000", "not-a-uuid", "%00", String(repeating: "9", count: 300)]
+
+    @Test func nothingAnswers500() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let manifest = try TestManifest.manifest(directory: directory.path)
+        let routes = try await ParleyAssembly.check(manifest: manifest).ledger.entries.filter { $0.path != "/ws" }
+        #expect(routes.count >= 20)
+        try await TestApp.run(directory: directory) { api in
+            let user = try await api.signUp("fuzz")
+            var checked = 0
+            for route in routes {
+                let method = HTTPRequest.Method(route.method)!
+                for capture in Self.captures {
+                    let path = route.path.split(separator: "/").map { $0.hasPrefix("{") ? capture : String($0) }.joined(separator: "/")
+                    for token in [nil, user.accessToken, "garbage"] {
+                        for (name, body) in Self.bodies {
+                            let query = "?page=-1&limit=abc&before=zz&query=%FF"
+                            let response = try await api.request(method, "/" + path + query, token: token,
+                                                                 raw: body.map { ByteBuffer(string: $0) },
+                                                                 headers: body == nil ? [:] : [.contentType: "application/json"])
+                            #expect(response.status < 500, "\(route.method) \(path) [\(name)] → \(response.status) \(response.body.prefix(200))")
+                            if response.status >= 400 {
+                                #expect(response.isErrorEnvelope, "\(route.method) \(path) [\(name)] → not an envelope: \(response.body.prefix(200))")
+                            }
+                            checked += 1
+                        }
+                    }
+                    if !route.path.contains("{") { break }  // nothing to substitute: one pass is enough
+                }
+            }
+            #expect(checked > 500)
+            // The account used for fuzzing still works afterwards.
+            #expect(try await api.request(.get, "/api/v1/auth/me", token: user.accessToken).status != 500)
+        }
+    }
+
+    @Test func unauthenticatedRequestsAreRefusedEverywhereButThePublicRoutes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let manifest = try TestManifest.manifest(directory: directory.path)
+        let routes = try await ParleyAssembly.check(manifest: manifest).ledger.entries.filter { $0.path != "/ws" }
+        let publicRoutes: Set<String> = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh",
+                                         "GET /api/v1/health", "GET /api/v1/health/ready"]
+        try await TestApp.run(directory: directory) { api in
+            for route in routes where !publicRoutes.contains("\(route.method) \(route.path)") {
+                let path = route.path.split(separator: "/").map { $0.hasPrefix("{") ? UUID().uuidString : String($0) }.joined(separator: "/")
+                let response = try await api.request(HTTPRequest.Method(route.method)!, "/" + path, json: "{}")
+                #expect(response.status == 401 && response.code == "UNAUTHORIZED", "\(route.method) \(route.path) → \(response.status)")
+            }
+        }
+    }
+}
