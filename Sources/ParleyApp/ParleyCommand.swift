@@ -45,15 +45,13 @@ extension ParleyCommand {
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
-            let manifest: Manifest
-            let app: any ApplicationProtocol
+            let server: ParleyServer
             do {
-                manifest = try Manifest.load(path: options.path, catalog: .parley)
-                app = try await buildApplication(manifest: manifest)
+                server = try await ParleyServer(manifest: try Manifest.load(path: options.path, catalog: .parley))
             } catch {
                 throw fail(error, path: options.path)
             }
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            try await server.run()
         }
     }
 

@@ -117,6 +117,15 @@ import Testing
         let ended = await socket.closed()
         #expect(ended.closed)
         #expect(ended.frame?.closeCode == .policyViolation)
+
+        // SIGTERM tells connected clients the server is going away (1001) and exits cleanly.
+        let other = try await server.withAPI { api in try await api.signUp("stayer") }
+        let staying = WebSocketTestClient(url: "ws://127.0.0.1:\(server.port)/ws?token=\(other.accessToken)")
+        try staying.send("room:join", ["roomId": .string(UUID().uuidString)], ack: 1)
+        #expect(await staying.ack(1) != nil)
+        #expect(await server.stop() == 0)
+        let shutdown = await staying.closed()
+        #expect(shutdown.closed && shutdown.frame?.closeCode == .goingAway)
     }
 
     @Test func modulesComeAndGoWithTheManifestAndDataStays() async throws {

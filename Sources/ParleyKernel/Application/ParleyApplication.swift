@@ -108,53 +108,82 @@ public struct ParleyAssembly {
 /// The composition root shared by `parley serve` and the tests: opens storage, runs migrations, registers
 /// every enabled module, and returns the application ready to run (the port opens when it runs).
 public func buildApplication(manifest: Manifest, logger: Logger? = nil) async throws -> some ApplicationProtocol {
-    let logger = {
-        var logger = logger ?? Logger(label: "parley")
-        logger.logLevel = Logger.Level(rawValue: manifest.logging.level) ?? .info
-        return logger
-    }()
-    let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
-    let storage = try SQLiteStorage(
-        path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
-    let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
-    try await storage.migrate(assembly.migrations)
-    try await PresenceStore(storage: storage).resetAll()
-
-    let hub = assembly.kernel.hub
-    let host = manifest.server.host
-    let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
-    let webSocketConfiguration = WebSocketServerConfiguration(
-        maxFrameSize: manifest.realtime.maxFrameBytes,
-        autoPing: .enabled(timePeriod: .seconds(Int64(manifest.realtime.pingIntervalSeconds))))
-    var app = Application(
-        router: assembly.router,
-        server: HTTPServerBuilder { [decide = assembly.decideUpgrade] responder in
-            WebSocketUpgradeChannel(responder: responder, configuration: webSocketConfiguration, decide: decide)
-        },
-        configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
-        services: assembly.services,
-        onServerRunning: { channel in
-            let port = channel.localAddress?.port ?? manifest.server.port
-            // The operator's line: shown whatever the configured level.
-            var startup = logger
-            startup.logLevel = min(logger.logLevel, .notice)
-            startup.notice("Parley listening on http://\(host):\(port) · \(summary)")
-        },
-        logger: logger)
-    app.addServices(ShutdownHooks(hub: hub, storage: storage, logger: logger))
-    return app
+    try await ParleyServer(manifest: manifest, logger: logger).app
 }
 
-/// Runs last and stops first: on shutdown tells realtime clients (close 1001) and closes storage.
-struct ShutdownHooks: Service {
+/// A built Parley: the Hummingbird application plus what its orderly shutdown needs.
+public struct ParleyServer: Sendable {
+    public let app: Application<RouterResponder<ParleyRequestContext>>
     let hub: RealtimeHub
     let storage: any Storage
     let logger: Logger
+    let grace: Duration
+
+    public init(manifest: Manifest, logger: Logger? = nil) async throws {
+        let logger = {
+            var logger = logger ?? Logger(label: "parley")
+            logger.logLevel = Logger.Level(rawValue: manifest.logging.level) ?? .info
+            return logger
+        }()
+        let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
+        let storage = try SQLiteStorage(
+            path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
+        let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
+        // Migrations run here, before any port opens.
+        try await storage.migrate(assembly.migrations)
+        try await PresenceStore(storage: storage).resetAll()
+
+        let host = manifest.server.host
+        let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
+        let webSocketConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: manifest.realtime.maxFrameBytes,
+            autoPing: .enabled(timePeriod: .seconds(Int64(manifest.realtime.pingIntervalSeconds))))
+        app = Application(
+            router: assembly.router,
+            server: HTTPServerBuilder { [decide = assembly.decideUpgrade] responder in
+                WebSocketUpgradeChannel(responder: responder, configuration: webSocketConfiguration, decide: decide)
+            },
+            configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
+            services: assembly.services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? manifest.server.port
+                // The operator's line: shown whatever the configured level.
+                var startup = logger
+                startup.logLevel = min(logger.logLevel, .notice)
+                startup.notice("Parley listening on http://\(host):\(port) · \(summary)")
+            },
+            logger: logger)
+        hub = assembly.kernel.hub
+        self.storage = storage
+        self.logger = logger
+        grace = .seconds(manifest.server.shutdownGraceSeconds)
+    }
+
+    /// Serves until SIGTERM/SIGINT, then: realtime clients are told first (WebSocket close 1001), the server
+    /// stops accepting and finishes in-flight requests within the grace period, and storage closes last.
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = grace
+        // Services stop in reverse order: realtime first, then the HTTP server.
+        try await ServiceGroup(configuration: configuration).run()
+        try await storage.close()
+    }
+}
+
+/// On shutdown, closes every realtime connection and gives their writers a moment to send the close frame.
+struct RealtimeShutdown: Service {
+    let hub: RealtimeHub
 
     func run() async throws {
         try? await gracefulShutdown()
         hub.closeAll()
-        do { try await storage.close() } catch { logger.error("closing storage: \(error)") }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 }
 

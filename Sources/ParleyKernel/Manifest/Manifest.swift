@@ -108,8 +108,8 @@ public struct AuthSettings: Decodable, Sendable {
 
 /// `realtime:` — the WebSocket hub.
 public struct RealtimeSettings: Decodable, Sendable {
+    /// WebSocket ping period; a client that has not answered one ping by the next is dropped.
     public var pingIntervalSeconds = 25
-    public var pingTimeoutSeconds = 20
     /// Frames waiting for one slow connection; past this the connection is closed rather than buffering more.
     public var outboundQueueLimit = 1024
     public var maxFrameBytes = 1 << 20
@@ -118,7 +118,6 @@ public struct RealtimeSettings: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case pingIntervalSeconds = "ping_interval_seconds"
-        case pingTimeoutSeconds = "ping_timeout_seconds"
         case outboundQueueLimit = "outbound_queue_limit"
         case maxFrameBytes = "max_frame_bytes"
     }
@@ -126,7 +125,6 @@ public struct RealtimeSettings: Decodable, Sendable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         pingIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .pingIntervalSeconds) ?? pingIntervalSeconds
-        pingTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .pingTimeoutSeconds) ?? pingTimeoutSeconds
         outboundQueueLimit = try c.decodeIfPresent(Int.self, forKey: .outboundQueueLimit) ?? outboundQueueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
         guard pingIntervalSeconds > 0 else { throw ConfigError(path: "realtime.ping_interval_seconds", message: "must be positive") }

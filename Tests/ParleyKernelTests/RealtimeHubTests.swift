@@ -1,0 +1,39 @@
+import Foundation
+import ParleyKernel
+import Synchronization
+import Testing
+
+@Suite struct RealtimeHubTests {
+    @Test func aConsumerThatFallsBehindIsClosedNotBuffered() throws {
+        let connection = RealtimeConnection(identity: Identity(userID: "u", sessionID: "s"), transport: "test", queueLimit: 3)
+        let event = try OutboundEvent("tick", ["n": 1])
+        for _ in 0..<3 { #expect(connection.send(.event(event))) }
+        #expect(connection.reasonForClose == nil)
+        // The fourth frame finds the queue full: the connection is closed instead of growing.
+        #expect(connection.send(.event(event)) == false)
+        #expect(connection.reasonForClose == .overflow)
+        #expect(connection.send(.event(event)) == false)
+    }
+
+    @Test func aBroadcastFrameIsBuiltOnceForEveryReceiver() throws {
+        let event = try OutboundEvent("message:received", ["content": "hi", "url": "a/b"])
+        #expect(event.dataJSON == #"{"content":"hi","url":"a/b"}"#)
+        let builds = Mutex(0)
+        var frames: Set<String> = []
+        for _ in 0..<1000 {
+            frames.insert(event.frame(for: "ws") { event in
+                builds.withLock { $0 += 1 }
+                return "{\"event\":\"\(event.name)\",\"data\":\(event.dataJSON)}"
+            })
+        }
+        #expect(builds.withLock { $0 } == 1)
+        #expect(frames.count == 1)
+    }
+
+    @Test func idsAreTimeOrderedAndUnique() {
+        let ids = (0..<5000).map { _ in ParleyID.make() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids == ids.sorted())
+        #expect(ids.allSatisfy { ParleyID.isValid($0) })
+    }
+}
