@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "ParleyEndToEndTests",
             dependencies: [
-                "parley", "ParleyTestSupport", "ParleyKernel",
+                "parley", "ParleyTestSupport", "ParleyKernel", "ParleyApp",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
