@@ -5,29 +5,15 @@ extension Request {
     /// Decodes a JSON body into `T`, turning every way it can be wrong into a 4xx naming the field:
     /// too large → 413, not JSON → 400 `body`, wrong type or missing field → 400 with its path.
     public func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
-        var request = self
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch {
-            throw APIError.payloadTooLarge("Request body exceeds \(limit) bytes")
-        }
-        let data = Data(buffer: buffer)
-        let trimmed = data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) })
-        guard trimmed != nil else {
-            throw APIError.validation(field: "body", "a JSON object is required")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw APIError.from(error)
-        } catch {
-            throw APIError.validation(field: "body", "malformed JSON")
-        }
+        try await decodeBody(type, limit: limit, emptyMeans: nil)
     }
 
     /// Like `decodeJSON`, but an empty body decodes as `{}` (for endpoints whose body is optional).
     public func decodeOptionalJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        try await decodeBody(type, limit: limit, emptyMeans: Data("{}".utf8))
+    }
+
+    private func decodeBody<T: Decodable>(_ type: T.Type, limit: Int, emptyMeans: Data?) async throws -> T {
         var request = self
         let buffer: ByteBuffer
         do {
@@ -35,10 +21,13 @@ extension Request {
         } catch {
             throw APIError.payloadTooLarge("Request body exceeds \(limit) bytes")
         }
-        let data = Data(buffer: buffer)
-        let isBlank = data.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        var data = Data(buffer: buffer)
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            guard let emptyMeans else { throw APIError.validation(field: "body", "a JSON object is required") }
+            data = emptyMeans
+        }
         do {
-            return try JSONDecoder().decode(T.self, from: isBlank ? Data("{}".utf8) : data)
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
             throw APIError.from(error)
         } catch {
