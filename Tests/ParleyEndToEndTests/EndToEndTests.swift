@@ -189,6 +189,9 @@ import Testing
             #expect(result.output.contains(expected), "\(result.output)")
         }
 
+        let missing = try ServerProcess.run(["serve", "--config", directory.url.appendingPathComponent("nope.yaml").path])
+        #expect(missing.status == 1 && missing.output.contains("cannot read manifest"))
+
         let modules = try ServerProcess.run(["modules", "--config", good.path])
         #expect(modules.status == 0 && modules.output.contains("rooms") && modules.output.contains("requires: messaging"))
         let routes = try ServerProcess.run(["routes", "--config", good.path])

@@ -73,6 +73,12 @@ import Testing
         #expect(error("", environment: ["PARLEY_SERVER_PORT": "lots"])?.contains("PARLEY_SERVER_PORT") == true)
     }
 
+    @Test func moduleOptionsCanComeFromTheEnvironmentToo() throws {
+        let manifest = try parse("modules:\n  messaging: {}\n  rooms: {}\n", environment: ["PARLEY_MODULES_ROOMS_RECENT_MESSAGES": "7"])
+        let rooms = try #require(manifest.modules.first { $0.id == "rooms" })
+        #expect("\(rooms.configuration)".contains("recentMessages: 7"))
+    }
+
     @Test func moduleOptionsAreTypedAndDefaulted() throws {
         let manifest = try parse("modules:\n  messaging:\n  rooms:\n    recent_messages: 5\n")
         #expect(manifest.enabledModuleIDs == ["messaging", "rooms"])
