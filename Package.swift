@@ -63,11 +63,17 @@ let package = Package(
             path: "Plugins/Rooms",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ParleySocketIOConformance",
+            dependencies: ["ParleyKernel"],
+            path: "Plugins/SocketIOConformance",
+            swiftSettings: swiftSettings
+        ),
         // The composition: the module catalog and the CLI, shared by `parley` and the tests.
         .target(
             name: "ParleyApp",
             dependencies: [
-                "ParleyKernel", "ParleyMessaging", "ParleyRooms",
+                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleySocketIOConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -1,6 +1,7 @@
 import ParleyKernel
 import ParleyMessaging
 import ParleyRooms
+import ParleySocketIOConformance
 
 extension ModuleCatalog {
     /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its target in
@@ -8,5 +9,6 @@ extension ModuleCatalog {
     public static let parley = ModuleCatalog([
         ModuleDescriptor(MessagingModule.self),
         ModuleDescriptor(RoomsModule.self),
+        ModuleDescriptor(SocketIOConformanceModule.self),
     ])
 }

@@ -28,6 +28,7 @@ public struct ParleyAssembly {
     public let events: EventRouter
     public let migrations: [MigrationGroup]
     let services: [any Service]
+    let engines: [EngineIOServer]
 
     /// Orders modules, registers the kernel's and every module's routes, events and migrations, and refuses
     /// conflicts. Touches no database: `check-config` and `routes` stop here.
@@ -58,6 +59,9 @@ public struct ParleyAssembly {
         var eventConflicts: [BootError] = []
         var migrations = [KernelMigrations.group]
         var services: [any Service] = []
+        var namespaceOwners: [String: String] = [:]
+        var moduleNamespaces: [String: any SocketIONamespace] = [:]
+        var rawEndpoints: [(path: String, owner: String, handler: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void)] = []
         for module in modules {
             let instance = module.descriptor.make(module.configuration)
             let registrar = ModuleRegistrar(moduleID: module.id, kernel: kernel, root: kernelRoot)
@@ -73,7 +77,37 @@ public struct ParleyAssembly {
                 migrations.append(MigrationGroup(module: module.id, migrations: registrar.migrations))
             }
             services += registrar.lifecycleServices
+            for (name, namespace) in registrar.socketIONamespaces {
+                if let first = namespaceOwners[name] {
+                    throw BootError.configuration("Socket.IO namespace conflict: \(name) is registered by both '\(first)' and '\(module.id)'")
+                }
+                namespaceOwners[name] = module.id
+                moduleNamespaces[name] = namespace
+            }
+            rawEndpoints += registrar.engineIOEndpoints.map { ($0.path, module.id, $0.handler) }
         }
+
+        let events = EventRouter(entries: eventEntries)
+        // Socket.IO: Parley's main namespace serves the same events as `/ws`; modules may add namespaces.
+        let socketIO = manifest.realtime.socketio
+        let engineSettings = EngineIOSettings(
+            pingInterval: .milliseconds(socketIO.pingIntervalMilliseconds), pingTimeout: .milliseconds(socketIO.pingTimeoutMilliseconds),
+            maxPayload: socketIO.maxPayloadBytes, connectTimeout: .milliseconds(socketIO.connectTimeoutMilliseconds),
+            queueLimit: manifest.realtime.outboundQueueLimit)
+        var namespaces: [String: any SocketIONamespace] = [
+            "/": ParleyNamespace(auth: auth, hub: hub, events: events, queueLimit: manifest.realtime.outboundQueueLimit),
+        ]
+        namespaces.merge(moduleNamespaces) { _, module in module }
+        var engines = [EngineIOServer(path: socketIO.path, settings: engineSettings, allowedOrigins: socketIO.allowedOrigins,
+                                      handler: SocketIOEngineHandler(namespaces: namespaces), logger: logger)]
+        engines[0].registerRoutes(on: kernelRoot)
+        for endpoint in rawEndpoints {
+            let engine = EngineIOServer(path: endpoint.path, settings: engineSettings, allowedOrigins: socketIO.allowedOrigins,
+                                        handler: RawEngineIOHandler(onMessage: endpoint.handler), logger: logger)
+            engine.registerRoutes(on: LedgerRouter(router: router, ledger: ledger, owner: endpoint.owner))
+            engines.append(engine)
+        }
+
         if let conflict = ledger.conflicts.first ?? eventConflicts.first { throw conflict }
         do {
             try router.validate()
@@ -81,27 +115,29 @@ public struct ParleyAssembly {
             throw BootError.invalidRoutes("\(error)")
         }
 
-        let events = EventRouter(entries: eventEntries)
         let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
         // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
-        let decideUpgrade: WebSocketUpgradeChannel.Decide = { request, _ in
+        let decideUpgrade: WebSocketUpgradeChannel.Decide = { [engines] request, _ in
+            for engine in engines {
+                if let decision = engine.decide(request) { return decision }
+            }
             guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else {
-                return .refuse(.notFound("No WebSocket endpoint at \(request.path ?? "/")"))
+                return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
             }
             let uri = URI(path)
             var token = uri.queryParameters["token"].map(String.init)
             if let header = request.headerFields[.authorization], header.lowercased().hasPrefix("bearer ") {
                 token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
             }
-            guard let token else { return .refuse(.unauthorized("Authentication required: pass ?token= or an Authorization header")) }
-            guard let identity = await auth.authenticate(token: token) else { return .refuse(.unauthorized("Invalid or expired token")) }
+            guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
+            guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
             return .accept { inbound, outbound, _ in
                 await transport.run(identity: identity, inbound: inbound, outbound: outbound)
             }
         }
 
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, decideUpgrade: decideUpgrade,
-                              ledger: ledger, events: events, migrations: migrations, services: services)
+                              ledger: ledger, events: events, migrations: migrations, services: services, engines: engines)
     }
 }
 
@@ -115,6 +151,7 @@ public func buildApplication(manifest: Manifest, logger: Logger? = nil) async th
 public struct ParleyServer: Sendable {
     public let app: Application<RouterResponder<ParleyRequestContext>>
     let hub: RealtimeHub
+    let engines: [EngineIOServer]
     let storage: any Storage
     let logger: Logger
     let grace: Duration
@@ -154,6 +191,7 @@ public struct ParleyServer: Sendable {
             },
             logger: logger)
         hub = assembly.kernel.hub
+        engines = assembly.engines
         self.storage = storage
         self.logger = logger
         grace = .seconds(manifest.server.shutdownGraceSeconds)
@@ -163,7 +201,7 @@ public struct ParleyServer: Sendable {
     /// stops accepting and finishes in-flight requests within the grace period, and storage closes last.
     public func run() async throws {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub))],
+            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = grace
@@ -176,10 +214,12 @@ public struct ParleyServer: Sendable {
 /// On shutdown, closes every realtime connection and gives their writers a moment to send the close frame.
 struct RealtimeShutdown: Service {
     let hub: RealtimeHub
+    let engines: [EngineIOServer]
 
     func run() async throws {
         try? await gracefulShutdown()
         hub.closeAll()
+        for engine in engines { engine.closeAll() }
         let deadline = ContinuousClock.now + .seconds(3)
         while hub.connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))

@@ -106,6 +106,43 @@ public struct AuthSettings: Decodable, Sendable {
     }
 }
 
+/// `realtime.socketio:` — the Socket.IO (Engine.IO v4) transport.
+public struct SocketIOSettings: Decodable, Sendable {
+    public var path = "/socket.io/"
+    public var pingIntervalMilliseconds = 25_000
+    public var pingTimeoutMilliseconds = 20_000
+    public var maxPayloadBytes = 1_000_000
+    public var connectTimeoutMilliseconds = 45_000
+    /// Origins allowed by CORS on polling requests; `*` allows any (the origin is echoed, so credentials work).
+    public var allowedOrigins: [String] = []
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case path
+        case pingIntervalMilliseconds = "ping_interval_ms"
+        case pingTimeoutMilliseconds = "ping_timeout_ms"
+        case maxPayloadBytes = "max_payload_bytes"
+        case connectTimeoutMilliseconds = "connect_timeout_ms"
+        case allowedOrigins = "allowed_origins"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decodeIfPresent(String.self, forKey: .path) ?? path
+        pingIntervalMilliseconds = try c.decodeIfPresent(Int.self, forKey: .pingIntervalMilliseconds) ?? pingIntervalMilliseconds
+        pingTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .pingTimeoutMilliseconds) ?? pingTimeoutMilliseconds
+        maxPayloadBytes = try c.decodeIfPresent(Int.self, forKey: .maxPayloadBytes) ?? maxPayloadBytes
+        connectTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .connectTimeoutMilliseconds) ?? connectTimeoutMilliseconds
+        allowedOrigins = try c.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? allowedOrigins
+        guard path.hasPrefix("/"), path.count > 1 else { throw ConfigError(path: "realtime.socketio.path", message: "must start with / and name a path") }
+        guard pingIntervalMilliseconds > 0 else { throw ConfigError(path: "realtime.socketio.ping_interval_ms", message: "must be positive") }
+        guard pingTimeoutMilliseconds > 0 else { throw ConfigError(path: "realtime.socketio.ping_timeout_ms", message: "must be positive") }
+        guard maxPayloadBytes >= 1024 else { throw ConfigError(path: "realtime.socketio.max_payload_bytes", message: "must be at least 1024") }
+        guard connectTimeoutMilliseconds > 0 else { throw ConfigError(path: "realtime.socketio.connect_timeout_ms", message: "must be positive") }
+    }
+}
+
 /// `realtime:` — the WebSocket hub.
 public struct RealtimeSettings: Decodable, Sendable {
     /// WebSocket ping period; a client that has not answered one ping by the next is dropped.
@@ -113,10 +150,12 @@ public struct RealtimeSettings: Decodable, Sendable {
     /// Frames waiting for one slow connection; past this the connection is closed rather than buffering more.
     public var outboundQueueLimit = 1024
     public var maxFrameBytes = 1 << 20
+    public var socketio = SocketIOSettings()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
+        case socketio
         case pingIntervalSeconds = "ping_interval_seconds"
         case outboundQueueLimit = "outbound_queue_limit"
         case maxFrameBytes = "max_frame_bytes"
@@ -127,6 +166,7 @@ public struct RealtimeSettings: Decodable, Sendable {
         pingIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .pingIntervalSeconds) ?? pingIntervalSeconds
         outboundQueueLimit = try c.decodeIfPresent(Int.self, forKey: .outboundQueueLimit) ?? outboundQueueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
+        socketio = try SocketIOSettings(from: c.superDecoder(forKey: .socketio))
         guard pingIntervalSeconds > 0 else { throw ConfigError(path: "realtime.ping_interval_seconds", message: "must be positive") }
         guard outboundQueueLimit > 0 else { throw ConfigError(path: "realtime.outbound_queue_limit", message: "must be positive") }
         guard maxFrameBytes >= 1024 else { throw ConfigError(path: "realtime.max_frame_bytes", message: "must be at least 1024") }

@@ -57,6 +57,8 @@ public final class ModuleRegistrar {
     private(set) var migrations: [Migration] = []
     private(set) var events: [(name: String, handler: EventRouter.Handler)] = []
     private(set) var lifecycleServices: [any Service] = []
+    private(set) var socketIONamespaces: [(name: String, namespace: any SocketIONamespace)] = []
+    private(set) var engineIOEndpoints: [(path: String, handler: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void)] = []
 
     init(moduleID: String, kernel: Kernel, root: LedgerRouter) {
         self.moduleID = moduleID
@@ -114,6 +116,16 @@ public final class ModuleRegistrar {
     /// Users told when a user comes online or goes offline (e.g. those sharing a channel).
     public func presenceAudience(_ provider: @escaping RealtimeHub.AudienceProvider) {
         kernel.hub.addAudienceProvider(provider)
+    }
+
+    /// A Socket.IO namespace (e.g. `/admin`). Registering `/` replaces Parley's own main namespace.
+    public func socketIONamespace(_ name: String, _ namespace: any SocketIONamespace) {
+        socketIONamespaces.append((name, namespace))
+    }
+
+    /// A raw Engine.IO endpoint at `path` (no Socket.IO on top), with the manifest's Engine.IO settings.
+    public func engineIOEndpoint(path: String, _ handler: @escaping @Sendable (EngineIOMessage, EngineIOConnection) async -> Void) {
+        engineIOEndpoints.append((path, handler))
     }
 
     /// Long-running work (sweepers, workers) run and shut down with the server.

@@ -21,7 +21,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, Handler, Logger)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, APIError)
+        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Refusal)
     }
 
     struct Value: ServerChildChannelValue {
@@ -32,7 +32,21 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     /// Whether an upgrade request becomes a WebSocket, and if not, the error to answer it with.
     enum Decision: Sendable {
         case accept(WebSocketDataHandler<ParleyWebSocketContext>)
-        case refuse(APIError)
+        case refuse(Refusal)
+    }
+
+    /// The HTTP response to a refused upgrade.
+    struct Refusal: Sendable {
+        var status: HTTPResponse.Status
+        var contentType: String
+        var body: Data
+        var headers: HTTPFields = [:]
+
+        /// In the API's error envelope.
+        static func api(_ error: APIError) -> Refusal {
+            let body = (try? JSONBody.encode(APIError.Body(message: error.message, code: error.code, errors: error.errors))) ?? Data()
+            return Refusal(status: error.status, contentType: "application/json; charset=utf-8", body: body, headers: error.headers)
+        }
     }
 
     typealias Decide = @Sendable (HTTPRequest, Logger) async -> Decision
@@ -41,12 +55,12 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) -> EventLoopFuture<ShouldUpgradeResult<Handler>>
     let configuration: WebSocketServerConfiguration
     /// Refused upgrades by channel, from the decision until the response is written.
-    let refusals: NIOLockedValueBox<[ObjectIdentifier: APIError]>
+    let refusals: NIOLockedValueBox<[ObjectIdentifier: Refusal]>
 
     init(responder: @escaping HTTPChannelHandler.Responder, configuration: WebSocketServerConfiguration, decide: @escaping Decide) {
         self.responder = responder
         self.configuration = configuration
-        let refusals = NIOLockedValueBox<[ObjectIdentifier: APIError]>([:])
+        let refusals = NIOLockedValueBox<[ObjectIdentifier: Refusal]>([:])
         self.refusals = refusals
         self.shouldUpgrade = { request, channel, logger in
             let promise = channel.eventLoop.makePromise(of: ShouldUpgradeResult<Handler>.self)
@@ -143,13 +157,13 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
 
 extension WebSocketUpgradeChannel {
     /// Answers a refused upgrade with the error envelope, then closes: the client must reconnect anyway.
-    private func writeRefusal(_ error: APIError, to channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async {
-        let body = (try? JSONBody.encode(APIError.Body(message: error.message, code: error.code, errors: error.errors))) ?? Data()
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count), .connection: "close"]
-        headers.append(contentsOf: error.headers)
+    private func writeRefusal(_ refusal: Refusal, to channel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async {
+        let body = refusal.body
+        var headers: HTTPFields = [.contentType: refusal.contentType, .contentLength: String(body.count), .connection: "close"]
+        headers.append(contentsOf: refusal.headers)
         try? await channel.executeThenClose { _, outbound in
             try await outbound.write(contentsOf: [
-                .head(HTTPResponse(status: error.status, headerFields: headers)),
+                .head(HTTPResponse(status: refusal.status, headerFields: headers)),
                 .body(ByteBuffer(bytes: body)),
                 .end(nil),
             ])

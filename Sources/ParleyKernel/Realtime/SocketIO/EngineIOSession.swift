@@ -1,0 +1,334 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+
+/// A message delivered to the layer above Engine.IO.
+public enum EngineIOMessage: Sendable, Equatable {
+    case text(String)
+    case binary([UInt8])
+}
+
+/// What runs on top of Engine.IO sessions: Socket.IO, or the conformance echo.
+protocol EngineIOHandler: Sendable {
+    func opened(_ session: EngineIOSession) async
+    func received(_ message: EngineIOMessage, on session: EngineIOSession) async
+    func closed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) async
+}
+
+/// Engine.IO timings and limits (from `realtime.socketio` in the manifest).
+struct EngineIOSettings: Sendable {
+    var pingInterval: Duration
+    var pingTimeout: Duration
+    var maxPayload: Int
+    var connectTimeout: Duration
+    /// Packets waiting for one slow client before its session is closed.
+    var queueLimit: Int
+}
+
+/// One Engine.IO session: its transport (polling, later maybe upgraded to WebSocket), the outbound queue,
+/// the parked long-poll, and the heartbeat. Everything sent goes through `send`, in order, atomically per call.
+final class EngineIOSession: Sendable {
+    enum Transport: Sendable { case polling, websocket }
+
+    enum CloseReason: Sendable, Equatable {
+        case pingTimeout, clientClose, transportClose, parseError, serverClose, overflow, duplicatePoll
+    }
+
+    enum PollResult: Sendable {
+        case packets([EngineIOPacket])
+        case error(EngineIOError)
+    }
+
+    /// What a WebSocket writer is asked to do.
+    enum SocketOutput: Sendable {
+        case packet(EngineIOPacket)
+    }
+
+    struct State {
+        var transport: Transport
+        var upgrading = false
+        var closed = false
+        var queue: [EngineIOPacket] = []
+        var poll: CheckedContinuation<[EngineIOPacket], Never>?
+        var postInFlight = false
+        var socket: AsyncStream<SocketOutput>.Continuation?
+        var pongWaiter: CheckedContinuation<Bool, Never>?
+    }
+
+    static let maxPacketsPerPoll = 16
+
+    let sid: String
+    /// Headers of the handshake request: later polls may not carry them (python-socketio sends them once).
+    let handshakeHeaders: HTTPFields
+    let settings: EngineIOSettings
+    let logger: Logger
+    private let state: Mutex<State>
+    private let inboundContinuation: AsyncStream<EngineIOMessage>.Continuation
+    let inbound: AsyncStream<EngineIOMessage>
+    /// Per-session storage for the layer above (Socket.IO keeps its namespaces here).
+    let attachment = Mutex<(any Sendable)?>(nil)
+
+    init(transport: Transport, handshakeHeaders: HTTPFields, settings: EngineIOSettings, logger: Logger) {
+        sid = Self.makeSID()
+        self.handshakeHeaders = handshakeHeaders
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "eio.sid"] = "\(sid)"
+        self.logger = logger
+        state = Mutex(State(transport: transport))
+        (inbound, inboundContinuation) = AsyncStream.makeStream(of: EngineIOMessage.self)
+    }
+
+    /// 20 URL-safe random characters (120 bits).
+    static func makeSID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<64, using: &generator)] })
+    }
+
+    var openPacket: EngineIOPacket {
+        let upgrades = state.withLock { $0.transport == .polling } ? "[\"websocket\"]" : "[]"
+        let interval = settings.pingInterval.components.seconds * 1000 + settings.pingInterval.components.attoseconds / 1_000_000_000_000_000
+        let timeout = settings.pingTimeout.components.seconds * 1000 + settings.pingTimeout.components.attoseconds / 1_000_000_000_000_000
+        return .open("{\"sid\":\"\(sid)\",\"upgrades\":\(upgrades),\"pingInterval\":\(interval),\"pingTimeout\":\(timeout),\"maxPayload\":\(settings.maxPayload)}")
+    }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
+    var transport: Transport { state.withLock { $0.transport } }
+
+    // MARK: Outbound
+
+    /// Queues packets for the client, as one group: nothing else is interleaved between them.
+    func send(_ packets: [EngineIOPacket]) {
+        var release: (CheckedContinuation<[EngineIOPacket], Never>, [EngineIOPacket])?
+        var overflow = false
+        state.withLock { state in
+            guard !state.closed else { return }
+            if state.transport == .websocket, let socket = state.socket {
+                for packet in packets { socket.yield(.packet(packet)) }
+                return
+            }
+            state.queue.append(contentsOf: packets)
+            if state.queue.count > settings.queueLimit {
+                overflow = true
+                return
+            }
+            if !state.upgrading, let poll = state.poll {
+                state.poll = nil
+                release = (poll, Self.take(&state.queue))
+            }
+        }
+        if let (poll, batch) = release { poll.resume(returning: batch) }
+        if overflow { close(.overflow) }
+    }
+
+    private static func take(_ queue: inout [EngineIOPacket]) -> [EngineIOPacket] {
+        let count = min(queue.count, maxPacketsPerPoll)
+        let batch = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        return batch
+    }
+
+    /// A long-poll GET: returns queued packets at once, or waits for some (or for an upgrade or close).
+    func poll() async -> PollResult {
+        enum Immediate { case result(PollResult), duplicate, wait }
+        let immediate: Immediate = state.withLock { state in
+            if state.closed { return .result(.error(.unknownSession)) }
+            if state.transport == .websocket { return .result(.error(.badRequest)) }
+            if state.upgrading { return .result(.packets([.noop])) }
+            if state.poll != nil { return .duplicate }
+            if !state.queue.isEmpty { return .result(.packets(Self.take(&state.queue))) }
+            return .wait
+        }
+        switch immediate {
+        case .result(let result):
+            return result
+        case .duplicate:
+            close(.duplicatePoll)
+            return .error(.badRequest)
+        case .wait:
+            let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EngineIOPacket], Never>) in
+                let resumeNow: [EngineIOPacket]? = state.withLock { state in
+                    if state.closed { return [.close] }
+                    if state.upgrading { return [.noop] }
+                    if !state.queue.isEmpty { return Self.take(&state.queue) }
+                    if state.poll != nil { return [.close] }
+                    state.poll = continuation
+                    return nil
+                }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
+            }
+            return .packets(packets)
+        }
+    }
+
+    // MARK: Inbound
+
+    /// A POST body: one request at a time per session.
+    func receivePost(_ body: String) -> EngineIOError? {
+        let concurrent = state.withLock { state -> Bool in
+            if state.postInFlight { return true }
+            state.postInFlight = true
+            return false
+        }
+        if concurrent {
+            close(.duplicatePoll)
+            return .badRequest
+        }
+        defer { state.withLock { $0.postInFlight = false } }
+        guard let packets = EngineIOPacket.parsePayload(body) else {
+            close(.parseError)
+            return .badRequest
+        }
+        for packet in packets where !receive(packet) { return .badRequest }
+        return nil
+    }
+
+    /// One packet from the client on either transport; false when it ended the session.
+    @discardableResult
+    func receive(_ packet: EngineIOPacket) -> Bool {
+        switch packet {
+        case .message(let text):
+            inboundContinuation.yield(.text(text))
+        case .binary(let bytes):
+            inboundContinuation.yield(.binary(bytes))
+        case .pong:
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                defer { state.pongWaiter = nil }
+                return state.pongWaiter
+            }
+            waiter?.resume(returning: true)
+        case .close:
+            close(.clientClose)
+            return false
+        case .noop, .upgrade:
+            break
+        case .open, .ping:
+            // v4: the server pings; a client ping or open is a protocol error.
+            close(.parseError)
+            return false
+        }
+        return true
+    }
+
+    // MARK: Upgrade to WebSocket
+
+    /// After the probe: pending and further polls are answered with noop until the upgrade completes.
+    func beginUpgrade() -> Bool {
+        var released: CheckedContinuation<[EngineIOPacket], Never>?
+        let ok = state.withLock { state -> Bool in
+            guard !state.closed, state.transport == .polling, !state.upgrading else { return false }
+            state.upgrading = true
+            released = state.poll
+            state.poll = nil
+            return true
+        }
+        released?.resume(returning: [.noop])
+        return ok
+    }
+
+    func abortUpgrade() {
+        state.withLock { $0.upgrading = false }
+    }
+
+    /// The client sent `5`: from now on everything goes over the WebSocket, starting with what was queued.
+    func completeUpgrade(socket: AsyncStream<SocketOutput>.Continuation) -> Bool {
+        state.withLock { state in
+            guard !state.closed, state.upgrading else { return false }
+            state.upgrading = false
+            state.transport = .websocket
+            state.socket = socket
+            for packet in state.queue { socket.yield(.packet(packet)) }
+            state.queue.removeAll()
+            return true
+        }
+    }
+
+    /// A session opened directly over WebSocket.
+    func attach(socket: AsyncStream<SocketOutput>.Continuation) {
+        state.withLock { $0.socket = socket }
+    }
+
+    /// Whether `socket` is the one carrying this session (a stale probe socket is not).
+    func isCarried(by transport: Transport) -> Bool {
+        state.withLock { $0.transport == transport && !$0.closed }
+    }
+
+    // MARK: Heartbeat and close
+
+    /// Pings every interval; a pong must come within the timeout, counted from when the ping is queued.
+    func runHeartbeat() async {
+        while !isClosed {
+            try? await Task.sleep(for: settings.pingInterval)
+            if isClosed { return }
+            let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                state.withLock { $0.pongWaiter = continuation }
+                send([.ping("")])
+                let timeout = settings.pingTimeout
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    let waiter = self?.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                        defer { state.pongWaiter = nil }
+                        return state.pongWaiter
+                    }
+                    waiter?.resume(returning: false)
+                }
+            }
+            if !answered {
+                close(.pingTimeout)
+                return
+            }
+        }
+    }
+
+    private let closeHandlers = Mutex<[@Sendable (CloseReason) -> Void]>([])
+
+    func onClose(_ handler: @escaping @Sendable (CloseReason) -> Void) {
+        closeHandlers.withLock { $0.append(handler) }
+    }
+
+    /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
+    /// the WebSocket is closed, and the layer above is told once.
+    func close(_ reason: CloseReason) {
+        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, AsyncStream<SocketOutput>.Continuation?, CheckedContinuation<Bool, Never>?)? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            defer { state.poll = nil; state.socket = nil; state.pongWaiter = nil }
+            return (state.poll, state.socket, state.pongWaiter)
+        }
+        guard let (poll, socket, pong) = actions else { return }
+        poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
+        socket?.finish()
+        pong?.resume(returning: false)
+        inboundContinuation.finish()
+        for handler in closeHandlers.withLock({ $0 }) { handler(reason) }
+    }
+}
+
+/// A raw Engine.IO session as a module sees it (for endpoints that speak Engine.IO without Socket.IO).
+public struct EngineIOConnection: Sendable {
+    let session: EngineIOSession
+
+    public var id: String { session.sid }
+
+    public func send(_ message: EngineIOMessage) {
+        switch message {
+        case .text(let text): session.send([.message(text)])
+        case .binary(let bytes): session.send([.binary(bytes)])
+        }
+    }
+}
+
+/// Serves a module's raw Engine.IO endpoint: every message goes to the module's closure.
+struct RawEngineIOHandler: EngineIOHandler {
+    let onMessage: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void
+
+    func opened(_ session: EngineIOSession) async {}
+
+    func received(_ message: EngineIOMessage, on session: EngineIOSession) async {
+        await onMessage(message, EngineIOConnection(session: session))
+    }
+
+    func closed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) async {}
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+
+/// Socket.IO's main namespace as Parley serves it: the same realtime events as `/ws`, authenticated by the
+/// CONNECT `auth.token` or the handshake's `Authorization: Bearer` header.
+struct ParleyNamespace: SocketIONamespace {
+    static let transportName = "socketio"
+    let auth: AuthService
+    let hub: RealtimeHub
+    let events: EventRouter
+    let queueLimit: Int
+
+    struct AuthPayload: Decodable {
+        let token: String?
+    }
+
+    /// The event data for a handler: the first argument (`{}` when none).
+    struct ArgumentPayload: EventPayload {
+        let json: String
+
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try JSONDecoder().decode(T.self, from: Data(json.utf8))
+        }
+    }
+
+    func authorize(_ socket: SocketIOSocket) async throws {
+        var token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
+        if token == nil, let header = socket.handshakeHeaders[.authorization], header.lowercased().hasPrefix("bearer ") {
+            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
+        guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
+        socket.context.withLock { $0 = RealtimeConnection(identity: identity, transport: Self.transportName, queueLimit: queueLimit) }
+    }
+
+    static func render(_ event: OutboundEvent) -> String {
+        event.frame(for: transportName) { event in
+            "42[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
+        }
+    }
+
+    func connected(_ socket: SocketIOSocket) async {
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        await hub.connect(connection)
+        // The connection's bounded queue feeds the Engine.IO session; broadcasts arrive pre-rendered.
+        Task {
+            for await item in connection.outgoing {
+                switch item {
+                case .event(let event): socket.sendRendered(Self.render(event))
+                case .direct(let frame): socket.sendRendered(frame)
+                }
+            }
+            switch connection.reasonForClose {
+            case .sessionRevoked, .overflow, .shutdown:
+                socket.disconnect()
+                socket.closeTransport()
+            case .clientGone, .none:
+                break
+            }
+            await hub.disconnect(connection)
+        }
+    }
+
+    func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: socket.logger.with(connection: connection))
+        do {
+            let reply = try await events.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), context: context)
+            if let ackID = event.ackID {
+                let data = reply.flatMap { try? JSONBody.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+                socket.ack(ackID, arguments: data.map { [$0] } ?? [])
+            }
+        } catch {
+            let payload = RealtimeErrorPayload(error, logger: context.logger)
+            let data = (try? JSONBody.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            socket.emit("error", arguments: [data])
+        }
+    }
+
+    func disconnected(_ socket: SocketIOSocket) async {
+        socket.context.withLock { $0 as? RealtimeConnection }?.close(.clientGone)
+    }
+}
