@@ -30,18 +30,22 @@ struct ParleyNamespace: SocketIONamespace {
         }
         guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
         guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
-        socket.context.withLock { $0 = RealtimeConnection(identity: identity, transport: Self.transportName, queueLimit: queueLimit) }
+        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, queueLimit: queueLimit)
+        socket.context.withLock { $0 = connection }
+        // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing. What arrives
+        // meanwhile waits in the connection's queue until `connected` starts draining it.
+        await hub.connect(connection)
     }
 
+    /// The Socket.IO EVENT packet for the main namespace (Engine.IO adds its `4`).
     static func render(_ event: OutboundEvent) -> String {
         event.frame(for: transportName) { event in
-            "42[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
+            "2[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
         }
     }
 
     func connected(_ socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        await hub.connect(connection)
         // The connection's bounded queue feeds the Engine.IO session; broadcasts arrive pre-rendered.
         Task {
             for await item in connection.outgoing {
