@@ -55,8 +55,12 @@ struct ParleyNamespace: SocketIONamespace {
                 }
             }
             switch connection.reasonForClose {
-            case .sessionRevoked, .overflow, .shutdown:
+            case .sessionRevoked:
+                // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
                 socket.disconnect()
+                socket.closeTransport()
+            case .overflow, .shutdown:
+                // Only the transport closes, so clients reconnect (after a restart, or to another node) and resync.
                 socket.closeTransport()
             case .clientGone, .none:
                 break
