@@ -17,7 +17,7 @@ public final class ChannelService: Sendable {
     let hub: RealtimeHub
     let logger: Logger
     let configuration: MessagingModule.Configuration
-    private let resolvers = Mutex<[String: TargetResolver]>([:])
+    private let resolvers = Mutex<[String: ResolverBox]>([:])
 
     init(storage: any Storage, hub: RealtimeHub, configuration: MessagingModule.Configuration, logger: Logger) {
         self.storage = storage
@@ -30,11 +30,17 @@ public final class ChannelService: Sendable {
 
     /// Registers the resolver for one target field; called by the module that owns that kind of channel.
     public func registerTarget(field: String, resolver: @escaping TargetResolver) {
-        resolvers.withLock { $0[field] = resolver }
+        resolvers.withLock { $0[field] = ResolverBox(resolve: resolver) }
     }
 
     func resolver(for field: String) -> TargetResolver? {
-        resolvers.withLock { $0[field] }
+        resolvers.withLock { $0[field] }?.resolve
+    }
+
+    /// By reference: a closure stored straight in a Mutex is re-wrapped on every access (see ClosureBox).
+    final class ResolverBox: Sendable {
+        let resolve: TargetResolver
+        init(resolve: @escaping TargetResolver) { self.resolve = resolve }
     }
 
     // MARK: Channels and membership

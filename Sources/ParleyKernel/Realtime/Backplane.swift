@@ -18,15 +18,15 @@ public protocol Backplane: Sendable {
 
 /// Single-node backplane: delivers straight back to this process's hub.
 public final class InProcessBackplane: Backplane {
-    private let deliver = Mutex<(@Sendable (BackplaneMessage) -> Void)?>(nil)
+    private let deliver = Mutex<ClosureBox<@Sendable (BackplaneMessage) -> Void>?>(nil)
 
     public init() {}
 
     public func attach(_ deliver: @escaping @Sendable (BackplaneMessage) -> Void) {
-        self.deliver.withLock { $0 = deliver }
+        self.deliver.withLock { $0 = ClosureBox(deliver) }
     }
 
     public func send(_ message: BackplaneMessage) {
-        deliver.withLock { $0 }?(message)
+        deliver.withLock { $0 }?.call(message)
     }
 }

@@ -16,8 +16,8 @@ public final class RealtimeHub: Sendable {
     }
 
     struct Hooks {
-        var topicProviders: [TopicProvider] = []
-        var audienceProviders: [AudienceProvider] = []
+        var topicProviders: [ClosureBox<TopicProvider>] = []
+        var audienceProviders: [ClosureBox<AudienceProvider>] = []
     }
 
     private let state = Mutex(State())
@@ -36,11 +36,11 @@ public final class RealtimeHub: Sendable {
     public static func userTopic(_ userID: String) -> String { "user:\(userID)" }
 
     func addTopicProvider(_ provider: @escaping TopicProvider) {
-        hooks.withLock { $0.topicProviders.append(provider) }
+        hooks.withLock { $0.topicProviders.append(ClosureBox(provider)) }
     }
 
     func addAudienceProvider(_ provider: @escaping AudienceProvider) {
-        hooks.withLock { $0.audienceProviders.append(provider) }
+        hooks.withLock { $0.audienceProviders.append(ClosureBox(provider)) }
     }
 
     // MARK: Connections
@@ -51,7 +51,7 @@ public final class RealtimeHub: Sendable {
         var topics = [Self.userTopic(connection.userID)]
         for provider in hooks.withLock({ $0.topicProviders }) {
             do {
-                topics += try await provider(connection.identity)
+                topics += try await provider.call(connection.identity)
             } catch {
                 logger.error("topic provider failed: \(error)")
             }
@@ -101,7 +101,7 @@ public final class RealtimeHub: Sendable {
         }
         var audience = Set<String>()
         for provider in hooks.withLock({ $0.audienceProviders }) {
-            audience.formUnion((try? await provider(userID)) ?? [])
+            audience.formUnion((try? await provider.call(userID)) ?? [])
         }
         audience.remove(userID)
         guard !audience.isEmpty,

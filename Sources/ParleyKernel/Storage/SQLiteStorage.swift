@@ -81,13 +81,14 @@ public final class SQLiteStorage: Storage {
 struct GRDBExecutor: SQLExecutor {
     let db: Database
 
+    // Statements are prepared once per connection and reused: the SQL text is the cache key.
     func execute(_ sql: String, _ arguments: [any SQLConvertible]) throws -> Int {
-        try db.execute(sql: sql, arguments: Self.arguments(arguments))
+        try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
         return db.changesCount
     }
 
     func query(_ sql: String, _ arguments: [any SQLConvertible]) throws -> [SQLRow] {
-        let rows = try Row.fetchAll(db, sql: sql, arguments: Self.arguments(arguments))
+        let rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
         return rows.map { row in
             SQLRow(columns: Array(row.columnNames), values: row.databaseValues.map(Self.value))
         }

@@ -282,10 +282,10 @@ final class EngineIOSession: Sendable {
         }
     }
 
-    private let closeHandlers = Mutex<[@Sendable (CloseReason) -> Void]>([])
+    private let closeHandlers = Mutex<[ClosureBox<@Sendable (CloseReason) -> Void>]>([])
 
     func onClose(_ handler: @escaping @Sendable (CloseReason) -> Void) {
-        closeHandlers.withLock { $0.append(handler) }
+        closeHandlers.withLock { $0.append(ClosureBox(handler)) }
     }
 
     /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
@@ -302,7 +302,7 @@ final class EngineIOSession: Sendable {
         socket?.finish()
         pong?.resume(returning: false)
         inboundContinuation.finish()
-        for handler in closeHandlers.withLock({ $0 }) { handler(reason) }
+        for handler in closeHandlers.withLock({ $0 }) { handler.call(reason) }
     }
 }
 
