@@ -11,6 +11,9 @@ let package = Package(
     products: [
         .executable(name: "parley", targets: ["parley"]),
         .library(name: "ParleyKernel", targets: ["ParleyKernel"]),
+        // Benchmarks (bench/): the load generator and the bare-NIO WebSocket ceiling.
+        .executable(name: "parley-bench", targets: ["ParleyBench"]),
+        .executable(name: "bench-ceiling", targets: ["BenchCeiling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -25,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The kernel: connections, auth, routing, storage interface, realtime hub. No feature code.
@@ -84,6 +88,31 @@ let package = Package(
             name: "parley",
             dependencies: ["ParleyApp"],
             path: "Sources/parley",
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks: `parley-bench` (load generator: Socket.IO / native /ws / raw WS) and `bench-ceiling`
+        // (a bare SwiftNIO WebSocket rebroadcaster). See bench/README.md and BENCHMARKS.md.
+        .executableTarget(
+            name: "ParleyBench",
+            dependencies: [
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/Sources/ParleyBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "BenchCeiling",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "bench/Sources/BenchCeiling",
             swiftSettings: swiftSettings
         ),
         // Shared test helpers: temporary manifests, an HTTP client speaking the envelope.

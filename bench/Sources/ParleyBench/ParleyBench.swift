@@ -1,0 +1,420 @@
+// parley-bench: a load generator for Parley and its references (bench/README.md).
+//
+// Protocols (--proto):
+//   sio   Parley Socket.IO v5 over WebSocket (auth {"token"}), event message:send / message:received
+//   ws    Parley native /ws (?token=), {"event":"message:send","data":{...}}
+//   peer  python-socketio peer (bench/sio_peer.py): auth {"user"}, joinRoom, message {room, content, ts}
+//   raw   bench-ceiling: raw frames {"ts":..,"content":..}, rebroadcast to every other connection
+//
+// Modes:
+//   fanout  N clients in R rooms, S senders; steps the per-sender rate through --rates and reports, per step,
+//           deliveries/s and delivery latency p50/p95/p99/max (HdrHistogram, measured at the receivers from the
+//           send timestamp in each message), stopping after the first step whose p99 exceeds --p99-limit-ms or
+//           which loses messages.
+//   idle    connect N clients, report the ramp rate and the server's VmRSS growth per connection (--pid).
+//
+// Timestamps are the *intended* send times of a paced (open-loop) schedule, so a generator that falls behind
+// shows up as latency instead of hiding it (no coordinated omission). Sender and receivers share one process
+// and CLOCK_MONOTONIC.
+import Foundation
+import Histogram
+import Logging
+import NIOCore
+import NIOPosix
+import WSClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: options
+
+struct Options {
+    var mode = "fanout"
+    var proto = "sio"
+    var url = "ws://127.0.0.1:3000"
+    var setup: String?
+    var clients = 50
+    var rooms = 1
+    var senders = 5
+    var rates: [Double] = [20, 40, 100, 200]
+    var stepSeconds = 3.0
+    var payload = 64
+    var p99LimitMs = 50.0
+    var pid: Int32?
+    var label = ""
+    var json: String?
+    var connectConcurrency = 256
+    var holdSeconds = 2.0
+    var lossLimit = 0.001
+
+    init(_ args: [String]) {
+        var it = args.dropFirst().makeIterator()
+        if let m = it.next() { mode = m }
+        while let a = it.next() {
+            func v() -> String { guard let x = it.next() else { fatalError("missing value for \(a)") }; return x }
+            switch a {
+            case "--proto": proto = v()
+            case "--url": url = v()
+            case "--setup": setup = v()
+            case "--clients": clients = Int(v())!
+            case "--rooms": rooms = Int(v())!
+            case "--senders": senders = Int(v())!
+            case "--rates": rates = v().split(separator: ",").map { Double($0)! }
+            case "--step-seconds": stepSeconds = Double(v())!
+            case "--payload": payload = Int(v())!
+            case "--p99-limit-ms": p99LimitMs = Double(v())!
+            case "--pid": pid = Int32(v())!
+            case "--label": label = v()
+            case "--json": json = v()
+            case "--connect-concurrency": connectConcurrency = Int(v())!
+            case "--hold-seconds": holdSeconds = Double(v())!
+            case "--loss-limit": lossLimit = Double(v())!
+            default: fatalError("unknown option \(a)")
+            }
+        }
+    }
+}
+
+let opt = Options(CommandLine.arguments)
+
+// Parley setup written by bench/setup_parley.py: tokens[i] is a member of rooms[i % rooms.count].
+struct Setup: Decodable { var tokens: [String]; var rooms: [String]; var idleTokens: [String]? }
+let setup: Setup? = opt.setup.map { try! JSONDecoder().decode(Setup.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+
+// MARK: clocks and /proc
+
+@inline(__always) func nowNs() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
+func vmRSSKiB(_ pid: Int32) -> Int? {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    }
+    return nil
+}
+
+/// utime+stime of a process in clock ticks (100/s).
+func cpuTicks(_ pid: Int32?) -> Double {
+    let path = pid.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
+    guard let s = try? String(contentsOfFile: path, encoding: .utf8), let close = s.lastIndex(of: ")") else { return 0 }
+    let f = s[s.index(after: close)...].split(separator: " ")
+    // after ")": state(0) ppid(1) ... utime is field 14 overall -> index 11 here, stime index 12
+    return (Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)
+}
+
+// MARK: shared state
+
+final class Stats: @unchecked Sendable {
+    let lock = NSLock()
+    var hist = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    var windowStart: UInt64 = .max
+    var windowEnd: UInt64 = .max
+    var received = 0          // deliveries inside the window
+    var sent = 0              // messages sent inside the window
+    var sendersDone = 0       // senders through their window
+    var ready = 0             // connections through their handshake
+    var failed = 0            // connections that failed or closed early
+    var inflight = 0
+    var errors = 0            // error/nack frames seen
+    var lastError = ""
+
+    @inline(__always) func record(ts: UInt64, now: UInt64) {
+        lock.lock()
+        if ts >= windowStart && ts < windowEnd {
+            received += 1
+            _ = hist.record(now > ts ? now - ts : 0)
+        }
+        lock.unlock()
+    }
+    func with<T>(_ body: (Stats) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(self) }
+}
+let stats = Stats()
+
+// MARK: frame helpers
+
+let tsKey = Array("\"ts\":".utf8)
+
+/// The first `"ts":<digits>` in a frame.
+@inline(__always) func parseTs(_ buf: ByteBuffer) -> UInt64? {
+    buf.withUnsafeReadableBytes { raw -> UInt64? in
+        let n = raw.count, k = tsKey.count
+        guard n > k else { return nil }
+        var i = 0
+        outer: while i <= n - k {
+            for j in 0..<k where raw[i + j] != tsKey[j] { i += 1; continue outer }
+            var p = i + k, v: UInt64 = 0, any = false
+            while p < n, raw[p] == 0x20 { p += 1 }
+            while p < n, raw[p] >= 0x30, raw[p] <= 0x39 { v = v &* 10 &+ UInt64(raw[p] - 0x30); p += 1; any = true }
+            return any ? v : nil
+        }
+        return nil
+    }
+}
+
+let content = String(repeating: "x", count: max(1, opt.payload))
+
+func roomIndex(_ i: Int) -> Int { i % max(1, opt.rooms) }
+
+func sendFrame(client i: Int, ts: UInt64) -> String {
+    let r = roomIndex(i)
+    switch opt.proto {
+    case "sio":
+        return "42[\"message:send\",{\"roomId\":\"\(setup!.rooms[r])\",\"content\":\"\(content)\",\"metadata\":{\"ts\":\(ts)}}]"
+    case "ws":
+        return "{\"event\":\"message:send\",\"data\":{\"roomId\":\"\(setup!.rooms[r])\",\"content\":\"\(content)\",\"metadata\":{\"ts\":\(ts)}}}"
+    case "peer":
+        return "42[\"message\",{\"room\":\"room-\(r)\",\"content\":\"\(content)\",\"ts\":\(ts)}]"
+    default:
+        return "{\"ts\":\(ts),\"content\":\"\(content)\"}"
+    }
+}
+
+func url(for i: Int, idle: Bool) -> String {
+    let base = opt.url
+    switch opt.proto {
+    case "sio", "peer": return base + "/socket.io/?EIO=4&transport=websocket"
+    case "ws":
+        let toks = idle ? (setup!.idleTokens ?? setup!.tokens) : setup!.tokens
+        return base + "/ws?token=" + toks[i % toks.count]
+    default: return base + "/"
+    }
+}
+
+func token(for i: Int, idle: Bool) -> String {
+    let toks = idle ? (setup!.idleTokens ?? setup!.tokens) : setup!.tokens
+    return toks[i % toks.count]
+}
+
+// MARK: phases (shared by the senders)
+
+final class Phase: @unchecked Sendable {
+    let lock = NSLock()
+    var id = 0
+    var start: UInt64 = 0
+    var end: UInt64 = 0
+    var ratePerSender = 0.0
+    func set(id: Int, start: UInt64, end: UInt64, rate: Double) {
+        lock.lock(); self.id = id; self.start = start; self.end = end; ratePerSender = rate; lock.unlock()
+    }
+    func get() -> (Int, UInt64, UInt64, Double) { lock.lock(); defer { lock.unlock() }; return (id, start, end, ratePerSender) }
+}
+let phase = Phase()
+
+let logger: Logger = { var l = Logger(label: "parley-bench"); l.logLevel = .critical; return l }()
+
+/// One client: connect, handshake, then read forever (recording deliveries); a sender also runs the paced schedule.
+func runClient(_ i: Int, idle: Bool) async {
+    let isSender = !idle && i < opt.senders
+    var config = WebSocketClientConfiguration()
+    config.maxFrameSize = 1 << 20
+    final class Flag: @unchecked Sendable { var value = false }
+    let handshakeDone = Flag()
+    do {
+        try await WebSocketClient.connect(url: url(for: i, idle: idle), configuration: config, logger: logger) { inbound, outbound, _ in
+            var iterator = inbound.makeAsyncIterator()
+            func markReady() { stats.with { $0.ready += 1; $0.inflight -= 1 }; handshakeDone.value = true }
+            // Handshake.
+            switch opt.proto {
+            case "sio", "peer":
+                guard let open = try await iterator.next(), open.data.readableBytesView.first == UInt8(ascii: "0") else { throw BenchError.handshake("no EIO open") }
+                let auth = opt.proto == "sio" ? "{\"token\":\"\(token(for: i, idle: idle))\"}" : "{\"user\":\"u\(i)\"}"
+                try await outbound.write(.text("40" + auth))
+                while true {
+                    guard let f = try await iterator.next() else { throw BenchError.handshake("closed in handshake") }
+                    let s = String(buffer: f.data)
+                    if s == "2" { try await outbound.write(.text("3")); continue }
+                    if s.hasPrefix("40") { break }
+                    if s.hasPrefix("44") { throw BenchError.handshake("connect refused: \(s)") }
+                }
+                if opt.proto == "peer" && !idle {
+                    try await outbound.write(.text("420[\"joinRoom\",\"room-\(roomIndex(i))\"]"))
+                    while true {
+                        guard let f = try await iterator.next() else { throw BenchError.handshake("closed in join") }
+                        let s = String(buffer: f.data)
+                        if s == "2" { try await outbound.write(.text("3")); continue }
+                        if s.hasPrefix("430") { break }
+                    }
+                }
+            default: break
+            }
+            markReady()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if isSender {
+                    group.addTask {
+                        var seen = 0
+                        while true {
+                            let (id, start, end, rate) = phase.get()
+                            if id == seen || rate <= 0 { try await Task.sleep(nanoseconds: 2_000_000); continue }
+                            seen = id
+                            let interval = 1e9 / rate
+                            // Stagger senders across the interval.
+                            var k = 0.0
+                            let offset = interval * Double(i) / Double(max(1, opt.senders))
+                            var sentHere = 0
+                            while true {
+                                let intended = start + UInt64(offset + k * interval)
+                                if intended >= end { break }
+                                let now = nowNs()
+                                if intended > now + 200_000 { try await Task.sleep(nanoseconds: intended - now) }
+                                try await outbound.write(.text(sendFrame(client: i, ts: intended)))
+                                sentHere += 1
+                                k += 1
+                            }
+                            let n = sentHere
+                            stats.with { $0.sent += n; $0.sendersDone += 1 }
+                        }
+                    }
+                }
+                while let f = try await iterator.next() {
+                    let bytes = f.data.readableBytesView
+                    if bytes.count == 1 && bytes.first == UInt8(ascii: "2") { try await outbound.write(.text("3")); continue }
+                    if let ts = parseTs(f.data) {
+                        stats.record(ts: ts, now: nowNs())
+                    } else if bytes.starts(with: Array("{\"event\":\"error\"".utf8)) || bytes.starts(with: Array("44".utf8)) || bytes.starts(with: Array("43".utf8)) && String(buffer: f.data).contains("\"error\"") {
+                        let s = String(buffer: f.data)
+                        stats.with { $0.errors += 1; $0.lastError = String(s.prefix(300)) }
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    } catch {
+        stats.with { $0.lastError = "\(error)" }
+    }
+    stats.with { $0.failed += 1; if !handshakeDone.value { $0.inflight -= 1 } }
+}
+
+enum BenchError: Error { case handshake(String) }
+
+/// Opens `n` clients with at most `--connect-concurrency` handshakes in flight; returns (ready, seconds).
+func connectAll(_ n: Int, idle: Bool) async -> (Int, Double) {
+    let t0 = nowNs()
+    for i in 0..<n {
+        while stats.with({ $0.inflight }) >= opt.connectConcurrency { try? await Task.sleep(nanoseconds: 1_000_000) }
+        stats.with { $0.inflight += 1 }
+        Task.detached { await runClient(i, idle: idle) }
+    }
+    let deadline = t0 + 120_000_000_000
+    while true {
+        let (r, f) = stats.with { ($0.ready, $0.failed) }
+        if r + f >= n || nowNs() > deadline { break }
+        try? await Task.sleep(nanoseconds: 5_000_000)
+    }
+    let secs = Double(nowNs() - t0) / 1e9
+    return (stats.with { $0.ready }, secs)
+}
+
+func emit(_ obj: [String: Any]) {
+    if let path = opt.json, let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) {
+        try? data.write(to: URL(fileURLWithPath: path))
+    }
+}
+
+func fmtMs(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1e6) }
+
+// MARK: main
+
+@main
+struct Main {
+    static func main() async {
+        // Line-buffered output so bench/run shows progress live.
+        setvbuf(fdopen(1, "w"), nil, _IOLBF, 0)
+        let idle = opt.mode == "idle"
+        let rssBefore = opt.pid.flatMap(vmRSSKiB)
+        let (ready, secs) = await connectAll(opt.clients, idle: idle)
+        let ramp = Double(ready) / secs
+        print("[\(opt.label)] connected \(ready)/\(opt.clients) in \(String(format: "%.2f", secs)) s (\(Int(ramp)) conn/s)\(stats.lastError.isEmpty ? "" : " last error: \(stats.lastError)")")
+        if idle {
+            try? await Task.sleep(nanoseconds: UInt64(opt.holdSeconds * 1e9))
+            let rssAfter = opt.pid.flatMap(vmRSSKiB)
+            var out: [String: Any] = ["label": opt.label, "mode": "idle", "clients": opt.clients, "ready": ready,
+                                      "connectSeconds": secs, "rampPerSec": ramp]
+            if let b = rssBefore, let a = rssAfter, ready > 0 {
+                let per = Double(a - b) * 1024 / Double(ready)
+                out["rssBeforeKiB"] = b; out["rssAfterKiB"] = a; out["rssPerConnBytes"] = per
+                print("[\(opt.label)] server VmRSS \(b) KiB -> \(a) KiB: \(String(format: "%.1f", per / 1024)) KiB per connection")
+            }
+            emit(out)
+            exit(0)
+        }
+        // Fanout: deliveries per message = members of the sender's room minus the sender itself.
+        let membersPerRoom = (0..<max(1, opt.rooms)).map { r in (0..<opt.clients).filter { roomIndex($0) == r }.count }
+        let perMessage = (0..<min(opt.senders, opt.clients)).map { membersPerRoom[roomIndex($0)] - 1 }
+        let sendersReady = ready == opt.clients
+        var steps: [[String: Any]] = []
+        var best: [String: Any]? = nil
+        print("[\(opt.label)] step  msgs/s  deliv/s(target)  deliv/s  loss%    p50ms   p95ms   p99ms   maxms  srvCPU%  genCPU%")
+        // A warm-up window at the first rate (not reported), then the steps; a failing step is retried once so a
+        // single stall does not end the sweep (both attempts are printed; the step passes if the retry passes).
+        var schedule: [(Int, Double, Bool)] = sendersReady && !opt.rates.isEmpty ? [(0, opt.rates[0], true)] : []
+        schedule += opt.rates.enumerated().map { ($0.offset + 1, $0.element, false) }
+        var phaseID = 0
+        var retried = Set<Int>()
+        var idx = 0
+        while idx < schedule.count && sendersReady {
+            let (n, rate, warm) = schedule[idx]
+            phaseID += 1
+            let start = nowNs() + 50_000_000
+            let end = start + UInt64(opt.stepSeconds * 1e9)
+            stats.with { s in
+                s.hist.reset(); s.received = 0; s.sent = 0; s.sendersDone = 0; s.windowStart = start; s.windowEnd = end
+            }
+            let srv0 = cpuTicks(opt.pid), gen0 = cpuTicks(nil)
+            phase.set(id: phaseID, start: start, end: end, rate: rate)
+            // Sending window, then up to 2 s for stragglers (or until everything arrived).
+            while nowNs() < end { try? await Task.sleep(nanoseconds: 20_000_000) }
+            let srv1 = cpuTicks(opt.pid), gen1 = cpuTicks(nil)
+            let expectedPerSender = perMessage.reduce(0, +)
+            let drainUntil = end + 2_000_000_000
+            while nowNs() < drainUntil {
+                let (sent, rec, done) = stats.with { ($0.sent, $0.received, $0.sendersDone) }
+                // sent is added when each sender finishes its window
+                let expected = Int(Double(sent) * Double(expectedPerSender) / Double(max(1, perMessage.count)))
+                if done >= perMessage.count && rec >= expected { break }
+                try? await Task.sleep(nanoseconds: 20_000_000)
+            }
+            let (sent, rec, h, failed, errs) = stats.with { ($0.sent, $0.received, $0.hist, $0.failed, $0.errors) }
+            let expected = Double(sent) * Double(expectedPerSender) / Double(max(1, perMessage.count))
+            let loss = expected > 0 ? max(0, 1 - Double(rec) / expected) : 1
+            let dur = opt.stepSeconds
+            let msgsPerSec = Double(sent) / dur
+            let delivPerSec = Double(rec) / dur
+            let targetDeliv = rate * Double(expectedPerSender)
+            let p50 = h.valueAtPercentile(50), p95 = h.valueAtPercentile(95), p99 = h.valueAtPercentile(99), mx = h.max
+            let srvCPU = (srv1 - srv0) / dur, genCPU = (gen1 - gen0) / dur
+            func pad(_ x: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - x.count)) + x }
+            let nums = (warm ? "warm" : String(format: "%4d", n)) + String(format: "  %6.0f  %15.0f  %7.0f  %5.2f", msgsPerSec, targetDeliv, delivPerSec, loss * 100)
+            let cpus = String(format: "  %6.0f  %6.0f", srvCPU, genCPU)
+            let note = failed > 0 || errs > 0 ? "  (\(failed) conns lost, \(errs) errors \(stats.lastError.prefix(120)))" : ""
+            print("[\(opt.label)] " + nums + "  " + [p50, p95, p99, mx].map { pad(fmtMs($0), 7) }.joined(separator: " ") + cpus + note)
+            let step: [String: Any] = ["ratePerSender": rate, "msgsPerSec": msgsPerSec, "deliveriesPerSec": delivPerSec, "loss": loss,
+                                       "p50ms": Double(p50) / 1e6, "p95ms": Double(p95) / 1e6, "p99ms": Double(p99) / 1e6, "maxms": Double(mx) / 1e6,
+                                       "serverCPU": srvCPU, "generatorCPU": genCPU, "connsLost": failed, "errors": errs]
+            let ok = Double(p99) / 1e6 <= opt.p99LimitMs && loss <= opt.lossLimit && failed == 0 && rec > 0
+            // Let queues empty between steps.
+            try? await Task.sleep(nanoseconds: 500_000_000)
+            if warm { idx += 1; continue }
+            var rec2 = step; rec2["attempt"] = retried.contains(n) ? 2 : 1; rec2["passed"] = ok
+            steps.append(rec2)
+            if ok { best = rec2; idx += 1; continue }
+            if failed == 0 && !retried.contains(n) { retried.insert(n); continue }
+            break
+        }
+        var out: [String: Any] = ["label": opt.label, "mode": "fanout", "clients": opt.clients, "rooms": opt.rooms, "senders": opt.senders,
+                                  "payload": opt.payload, "ready": ready, "connectSeconds": secs, "rampPerSec": ramp, "steps": steps]
+        if let b = best { out["best"] = b }
+        if let b = best {
+            print("[\(opt.label)] " + String(format: "highest sustained with p99 <= %.0f ms: %.0f deliveries/s (%.0f msgs/s, p99 %.2f ms)", opt.p99LimitMs,
+                         b["deliveriesPerSec"] as! Double, b["msgsPerSec"] as! Double, b["p99ms"] as! Double))
+        } else {
+            print("[\(opt.label)] no step met p99 <= \(opt.p99LimitMs) ms")
+        }
+        emit(out)
+        exit(0)
+    }
+}
