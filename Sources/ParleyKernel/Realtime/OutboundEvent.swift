@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// An event on its way to clients. Its data is JSON-encoded once at creation; each transport's frame is
@@ -8,6 +9,7 @@ public final class OutboundEvent: Sendable {
     /// The `data` value as JSON text.
     public let dataJSON: String
     private let frames = Mutex<[String: String]>([:])
+    private let frameBuffers = Mutex<[String: ByteBuffer]>([:])
 
     public init(_ name: String, dataJSON: String) {
         self.name = name
@@ -24,6 +26,14 @@ public final class OutboundEvent: Sendable {
         if let cached = frames.withLock({ $0[transport] }) { return cached }
         let built = build(self)
         frames.withLock { $0[transport] = built }
+        return built
+    }
+
+    /// The same frame as bytes, built once: every receiver's write shares this buffer instead of copying.
+    public func frameBuffer(for transport: String, build: (OutboundEvent) -> String) -> ByteBuffer {
+        if let cached = frameBuffers.withLock({ $0[transport] }) { return cached }
+        let built = ByteBuffer(string: frame(for: transport, build: build))
+        frameBuffers.withLock { $0[transport] = built }
         return built
     }
 

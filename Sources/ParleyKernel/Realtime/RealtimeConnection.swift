@@ -25,11 +25,30 @@ public final class RealtimeConnection: Sendable {
     private let continuation: AsyncStream<Outgoing>.Continuation
     private let closeReason = Mutex<CloseReason?>(nil)
 
+    /// Where frames go instead of the queue, for transports that have a bounded queue of their own.
+    private let sink: ClosureBox<@Sendable (Outgoing) -> Bool>?
+    private let onClose: ClosureBox<@Sendable (CloseReason) -> Void>?
+
     public init(identity: Identity, transport: String, queueLimit: Int) {
         self.id = ParleyID.make()
         self.identity = identity
         self.transport = transport
         (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        sink = nil
+        onClose = nil
+    }
+
+    /// A connection whose frames go straight to `sink` (no task hop per frame); `sink` returns false when the
+    /// transport's own bounded queue is full, which closes the connection like an overflow here would.
+    init(identity: Identity, transport: String, sink: @escaping @Sendable (Outgoing) -> Bool,
+         onClose: @escaping @Sendable (CloseReason) -> Void) {
+        self.id = ParleyID.make()
+        self.identity = identity
+        self.transport = transport
+        (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self)
+        continuation.finish()
+        self.sink = ClosureBox(sink)
+        self.onClose = ClosureBox(onClose)
     }
 
     public var userID: String { identity.userID }
@@ -37,6 +56,12 @@ public final class RealtimeConnection: Sendable {
     /// Queues a frame; when the queue is full the connection is closed (returns false).
     @discardableResult
     public func send(_ item: Outgoing) -> Bool {
+        if let sink {
+            guard reasonForClose == nil else { return false }
+            if sink.call(item) { return true }
+            close(.overflow)
+            return false
+        }
         switch continuation.yield(item) {
         case .enqueued:
             return true
@@ -52,10 +77,13 @@ public final class RealtimeConnection: Sendable {
 
     /// Ends the outgoing queue; the transport's writer then closes the socket with a code for `reason`.
     public func close(_ reason: CloseReason) {
-        closeReason.withLock { current in
-            if current == nil { current = reason }
+        let first = closeReason.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = reason
+            return true
         }
         continuation.finish()
+        if first { onClose?.call(reason) }
     }
 
     public var reasonForClose: CloseReason? { closeReason.withLock { $0 } }

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOWebSocket
 
 /// The native JSON WebSocket at `/ws`.
 /// Client → server: `{"event": "...", "data": {...}, "ack": 7}` (ack optional).
@@ -50,10 +52,12 @@ struct WebSocketTransport: Sendable {
         }
     }
 
+    static func build(_ event: OutboundEvent) -> String {
+        "{\"event\":\(OutboundEvent.quoted(event.name)),\"data\":\(event.dataJSON)}"
+    }
+
     static func render(_ event: OutboundEvent) -> String {
-        event.frame(for: name) { event in
-            "{\"event\":\(OutboundEvent.quoted(event.name)),\"data\":\(event.dataJSON)}"
-        }
+        event.frame(for: name, build: build)
     }
 
     static func renderAck(_ ack: Int, reply: EventReply) -> String {
@@ -75,12 +79,15 @@ struct WebSocketTransport: Sendable {
             // The only writer: drains the bounded queue, then closes with a code telling the client why.
             group.addTask {
                 for await item in connection.outgoing {
-                    let text: String
+                    let frame: WebSocketOutboundWriter.OutboundFrame
                     switch item {
-                    case .event(let event): text = Self.render(event)
-                    case .direct(let frame): text = frame
+                    case .event(let event):
+                        // A broadcast's bytes are shared by every receiver's write.
+                        frame = .custom(WebSocketFrame(fin: true, opcode: .text, data: event.frameBuffer(for: Self.name, build: Self.build)))
+                    case .direct(let text):
+                        frame = .text(text)
                     }
-                    do { try await outbound.write(.text(text)) } catch { break }
+                    do { try await outbound.write(frame) } catch { break }
                 }
                 switch connection.reasonForClose {
                 case .overflow: try? await outbound.close(.policyViolation, reason: "outbound queue overflow")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// One Engine.IO v4 packet. Text packets are `<type digit><data>`; a binary message travels as raw bytes on
 /// a WebSocket and as `b<base64>` in a polling payload.
@@ -11,6 +12,8 @@ enum EngineIOPacket: Sendable, Equatable {
     case binary([UInt8])
     case upgrade
     case noop
+    /// A message packet rendered once for many receivers (`4` included), with its bytes for WebSocket writes.
+    case prebuilt(text: String, bytes: ByteBuffer)
 
     /// The text form (binary as `b<base64>`, as in polling payloads).
     var text: String {
@@ -23,6 +26,7 @@ enum EngineIOPacket: Sendable, Equatable {
         case .binary(let bytes): return "b" + Data(bytes).base64EncodedString()
         case .upgrade: return "5"
         case .noop: return "6"
+        case .prebuilt(let text, _): return text
         }
     }
 

@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// Engine.IO v4 at one path (`/socket.io/`, or `/engine.io/` for the conformance echo): handshakes, long
@@ -167,7 +168,7 @@ final class EngineIOServer: Sendable {
     /// A session opened directly over WebSocket: the open packet is the first frame.
     private func runWebSocketSession(headers: HTTPFields, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let session = open(transport: .websocket, headers: headers)
-        let (stream, continuation) = AsyncStream.makeStream(of: EngineIOSession.SocketOutput.self)
+        let (stream, continuation) = session.makeSocketStream()
         do { try await outbound.write(.text(session.openPacket.text)) } catch { session.close(.transportClose); return }
         session.attach(socket: continuation)
         await pump(session, stream: stream, inbound: inbound, outbound: outbound)
@@ -192,7 +193,7 @@ final class EngineIOServer: Sendable {
             try? await outbound.close(.policyViolation, reason: "upgrade not completed")
             return
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: EngineIOSession.SocketOutput.self)
+        let (stream, continuation) = session.makeSocketStream()
         guard session.completeUpgrade(socket: continuation) else {
             try? await outbound.close(.policyViolation, reason: "session closed")
             return
@@ -216,6 +217,7 @@ final class EngineIOServer: Sendable {
                     do {
                         switch packet {
                         case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+                        case .prebuilt(_, let bytes): try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: bytes)))
                         default: try await outbound.write(.text(packet.text))
                         }
                     } catch { break }

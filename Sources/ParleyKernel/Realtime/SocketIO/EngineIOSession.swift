@@ -99,28 +99,42 @@ final class EngineIOSession: Sendable {
 
     // MARK: Outbound
 
-    /// Queues packets for the client, as one group: nothing else is interleaved between them.
-    func send(_ packets: [EngineIOPacket]) {
+    /// Queues packets for the client, as one group: nothing else is interleaved between them. Returns false
+    /// when the client is too far behind (the session is then closed) or already gone.
+    @discardableResult
+    func send(_ packets: [EngineIOPacket]) -> Bool {
         var release: (CheckedContinuation<[EngineIOPacket], Never>, [EngineIOPacket])?
         var overflow = false
-        state.withLock { state in
-            guard !state.closed else { return }
+        let open = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
             if state.transport == .websocket, let socket = state.socket {
-                for packet in packets { socket.yield(.packet(packet)) }
-                return
+                for packet in packets {
+                    if case .dropped = socket.yield(.packet(packet)) {
+                        overflow = true
+                        break
+                    }
+                }
+                return true
             }
             state.queue.append(contentsOf: packets)
             if state.queue.count > settings.queueLimit {
                 overflow = true
-                return
+                return true
             }
             if !state.upgrading, let poll = state.poll {
                 state.poll = nil
                 release = (poll, Self.take(&state.queue))
             }
+            return true
         }
         if let (poll, batch) = release { poll.resume(returning: batch) }
         if overflow { close(.overflow) }
+        return open && !overflow
+    }
+
+    /// A bounded stream for a WebSocket writer: a client that falls this far behind is disconnected.
+    func makeSocketStream() -> (AsyncStream<SocketOutput>, AsyncStream<SocketOutput>.Continuation) {
+        AsyncStream.makeStream(of: SocketOutput.self, bufferingPolicy: .bufferingOldest(settings.queueLimit))
     }
 
     private static func take(_ queue: inout [EngineIOPacket]) -> [EngineIOPacket] {
@@ -204,8 +218,8 @@ final class EngineIOSession: Sendable {
             return false
         case .noop, .upgrade:
             break
-        case .open, .ping:
-            // v4: the server pings; a client ping or open is a protocol error.
+        case .open, .ping, .prebuilt:
+            // v4: the server pings; a client ping or open is a protocol error (and `prebuilt` is outbound only).
             close(.parseError)
             return false
         }

@@ -30,44 +30,42 @@ struct ParleyNamespace: SocketIONamespace {
         }
         guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
         guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
-        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, queueLimit: queueLimit)
+        // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
+        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, sink: { [weak socket] item in
+            guard let socket else { return false }
+            switch item {
+            case .event(let event): return socket.deliver(Self.packet(event))
+            case .direct(let text): return socket.deliver(.message(text))
+            }
+        }, onClose: { [weak socket] reason in
+            switch reason {
+            case .sessionRevoked:
+                // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
+                socket?.disconnect()
+                socket?.closeTransport()
+            case .overflow, .shutdown:
+                // Only the transport closes, so clients reconnect (after a restart, or to another node) and resync.
+                socket?.closeTransport()
+            case .clientGone:
+                break
+            }
+        })
         socket.context.withLock { $0 = connection }
-        // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing. What arrives
-        // meanwhile waits in the connection's queue until `connected` starts draining it.
+        // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
+        // arrive meanwhile wait until the reply is out).
         await hub.connect(connection)
     }
 
-    /// The Socket.IO EVENT packet for the main namespace (Engine.IO adds its `4`).
-    static func render(_ event: OutboundEvent) -> String {
-        event.frame(for: transportName) { event in
-            "2[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
-        }
+    static func build(_ event: OutboundEvent) -> String {
+        "42[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
     }
 
-    func connected(_ socket: SocketIOSocket) async {
-        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        // The connection's bounded queue feeds the Engine.IO session; broadcasts arrive pre-rendered.
-        Task {
-            for await item in connection.outgoing {
-                switch item {
-                case .event(let event): socket.sendRendered(Self.render(event))
-                case .direct(let frame): socket.sendRendered(frame)
-                }
-            }
-            switch connection.reasonForClose {
-            case .sessionRevoked:
-                // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
-                socket.disconnect()
-                socket.closeTransport()
-            case .overflow, .shutdown:
-                // Only the transport closes, so clients reconnect (after a restart, or to another node) and resync.
-                socket.closeTransport()
-            case .clientGone, .none:
-                break
-            }
-            await hub.disconnect(connection)
-        }
+    /// The main namespace's EVENT packet for a broadcast, rendered once and shared by every receiver.
+    static func packet(_ event: OutboundEvent) -> EngineIOPacket {
+        .prebuilt(text: event.frame(for: transportName, build: build), bytes: event.frameBuffer(for: transportName, build: build))
     }
+
+    func connected(_ socket: SocketIOSocket) async {}
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
@@ -86,6 +84,8 @@ struct ParleyNamespace: SocketIONamespace {
     }
 
     func disconnected(_ socket: SocketIOSocket) async {
-        socket.context.withLock { $0 as? RealtimeConnection }?.close(.clientGone)
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        connection.close(.clientGone)
+        await hub.disconnect(connection)
     }
 }

@@ -44,9 +44,28 @@ public final class SocketIOSocket: Sendable {
         send(kind: attachments.isEmpty ? .ack : .binaryAck, ackID: id, payload: "[" + arguments.joined(separator: ",") + "]", attachments: attachments)
     }
 
-    /// A frame already rendered for the main namespace (shared by every receiver of a broadcast).
-    func sendRendered(_ text: String) {
-        session.send([.message(text)])
+    /// Frames that arrive before the CONNECT reply is out wait here, so the reply is always first.
+    private let early = Mutex<(ready: Bool, packets: [EngineIOPacket])>((false, []))
+
+    /// Sends a packet rendered elsewhere (shared by every receiver of a broadcast); false if the client is
+    /// too far behind.
+    func deliver(_ packet: EngineIOPacket) -> Bool {
+        let queued = early.withLock { early -> Bool in
+            guard !early.ready else { return false }
+            early.packets.append(packet)
+            return true
+        }
+        return queued || session.send([packet])
+    }
+
+    /// The CONNECT reply has been sent: release what waited for it.
+    func markReady() {
+        let waiting = early.withLock { early -> [EngineIOPacket] in
+            early.ready = true
+            defer { early.packets.removeAll() }
+            return early.packets
+        }
+        if !waiting.isEmpty { session.send(waiting) }
     }
 
     func send(kind: SocketIOPacket.Kind, ackID: Int?, payload: String?, attachments: [[UInt8]] = []) {
@@ -168,7 +187,13 @@ final class SocketIOEngineHandler: EngineIOHandler {
                 return
             }
             state.value.withLock { $0.sockets[packet.namespace] = socket; $0.everConnected = true }
+            if session.isClosed {
+                // Closed while authorizing: `closed` has already run and could not see this socket.
+                await namespace.disconnected(socket)
+                return
+            }
             socket.send(kind: .connect, ackID: nil, payload: "{\"sid\":\"\(socket.id)\"}")
+            socket.markReady()
             await namespace.connected(socket)
         case .disconnect:
             guard let socket = existing else { session.close(.parseError); return }
