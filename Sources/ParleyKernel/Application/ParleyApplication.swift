@@ -131,8 +131,8 @@ public struct ParleyAssembly {
             }
             guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
             guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
-            return .accept { inbound, outbound, _ in
-                await transport.run(identity: identity, inbound: inbound, outbound: outbound)
+            return .accept { inbound, outbound, context in
+                await transport.run(identity: identity, inbound: inbound, outbound: outbound, channel: context.channel)
             }
         }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Synchronization
 import NIOCore
 import NIOWebSocket
 
@@ -71,25 +72,43 @@ struct WebSocketTransport: Sendable {
         return "{\"event\":\"error\",\"data\":\(data)}"
     }
 
-    func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let connection = RealtimeConnection(identity: identity, transport: Self.name, queueLimit: settings.outboundQueueLimit)
+    /// Frames written to a connection's socket and not yet handed to the kernel.
+    final class PendingWrites: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
+        let pending = PendingWrites()
+        let limit = settings.outboundQueueLimit
+        let (closes, closeSignal) = AsyncStream.makeStream(of: RealtimeConnection.CloseReason.self)
+        // Frames go straight to the socket from whichever thread publishes them (NIO orders the writes on the
+        // channel's event loop): no task wakes up per frame. A client with `limit` frames still unwritten is too
+        // slow and is disconnected.
+        let connection = RealtimeConnection(identity: identity, transport: Self.name, sink: { item in
+            guard pending.count.add(1, ordering: .relaxed).newValue <= limit else {
+                pending.count.subtract(1, ordering: .relaxed)
+                return false
+            }
+            let data: ByteBuffer
+            switch item {
+            case .event(let event): data = event.frameBuffer(for: Self.name, build: Self.build)
+            case .direct(let text): data = ByteBuffer(string: text)
+            }
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { _ in pending.count.subtract(1, ordering: .relaxed) }
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: data), promise: written)
+            return true
+        }, onClose: { reason in
+            closeSignal.yield(reason)
+            closeSignal.finish()
+        })
         let logger = self.logger.with(connection: connection)
         await hub.connect(connection)
         await withTaskGroup(of: Void.self) { group in
-            // The only writer: drains the bounded queue, then closes with a code telling the client why.
+            // Closes with a code telling the client why, when the server ends the connection.
             group.addTask {
-                for await item in connection.outgoing {
-                    let frame: WebSocketOutboundWriter.OutboundFrame
-                    switch item {
-                    case .event(let event):
-                        // A broadcast's bytes are shared by every receiver's write.
-                        frame = .custom(WebSocketFrame(fin: true, opcode: .text, data: event.frameBuffer(for: Self.name, build: Self.build)))
-                    case .direct(let text):
-                        frame = .text(text)
-                    }
-                    do { try await outbound.write(frame) } catch { break }
-                }
-                switch connection.reasonForClose {
+                var reasons = closes.makeAsyncIterator()
+                switch await reasons.next() {
                 case .overflow: try? await outbound.close(.policyViolation, reason: "outbound queue overflow")
                 case .sessionRevoked: try? await outbound.close(.policyViolation, reason: "session revoked")
                 case .shutdown: try? await outbound.close(.goingAway, reason: "server shutting down")

@@ -76,7 +76,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                                 extensions: [], autoPing: configuration.autoPing, closeTimeout: configuration.closeTimeout,
                                 validateUTF8: configuration.validateUTF8, maxFrameSize: configuration.maxFrameSize),
                             asyncChannel: asyncChannel,
-                            context: ParleyWebSocketContext(logger: logger),
+                            context: ParleyWebSocketContext(logger: logger, channel: asyncChannel.channel),
                             handler: handler)
                     } catch {
                         logger.debug("WebSocket handler error: \(error)")
@@ -174,4 +174,6 @@ extension WebSocketUpgradeChannel {
 /// What a WebSocket handler gets besides its streams.
 struct ParleyWebSocketContext: WebSocketContext {
     let logger: Logger
+    /// The socket itself: broadcasts are written to it directly, without a task per connection in between.
+    let channel: any Channel
 }
