@@ -158,24 +158,30 @@ final class EngineIOServer: Sendable {
         guard query.transport == "websocket" else { return .refuse(.engineIO(.badRequest)) }
         if let sid = query.sid {
             guard let session = session(sid) else { return .refuse(.engineIO(.unknownSession)) }
-            return .accept { inbound, outbound, _ in await self.runUpgrade(session, inbound: inbound, outbound: outbound) }
+            return .accept { inbound, outbound, context in
+                await self.runUpgrade(session, inbound: inbound, outbound: outbound, channel: context.channel)
+            }
         }
         guard query.eio == "4" else { return .refuse(.engineIO(.unsupportedProtocolVersion)) }
         let headers = request.headerFields
-        return .accept { inbound, outbound, _ in await self.runWebSocketSession(headers: headers, inbound: inbound, outbound: outbound) }
+        return .accept { inbound, outbound, context in
+            await self.runWebSocketSession(headers: headers, inbound: inbound, outbound: outbound, channel: context.channel)
+        }
     }
 
     /// A session opened directly over WebSocket: the open packet is the first frame.
-    private func runWebSocketSession(headers: HTTPFields, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    private func runWebSocketSession(headers: HTTPFields, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                                     channel: any Channel) async {
         let session = open(transport: .websocket, headers: headers)
-        let (stream, continuation) = session.makeSocketStream()
         do { try await outbound.write(.text(session.openPacket.text)) } catch { session.close(.transportClose); return }
-        session.attach(socket: continuation)
-        await pump(session, stream: stream, inbound: inbound, outbound: outbound)
+        let socket = SocketWriter(channel: channel, limit: settings.queueLimit)
+        session.attach(socket: socket)
+        await pump(session, socket: socket, frames: inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator(), outbound: outbound)
     }
 
     /// Polling → WebSocket: `2probe`/`3probe`, noop for the polls meanwhile, then `5` switches the session over.
-    private func runUpgrade(_ session: EngineIOSession, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    private func runUpgrade(_ session: EngineIOSession, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                            channel: any Channel) async {
         var frames = inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator()
         guard session.transport == .polling, !session.isClosed,
               case .text("2probe")? = try? await frames.next()
@@ -193,35 +199,21 @@ final class EngineIOServer: Sendable {
             try? await outbound.close(.policyViolation, reason: "upgrade not completed")
             return
         }
-        let (stream, continuation) = session.makeSocketStream()
-        guard session.completeUpgrade(socket: continuation) else {
+        let socket = SocketWriter(channel: channel, limit: settings.queueLimit)
+        guard session.completeUpgrade(socket: socket) else {
             try? await outbound.close(.policyViolation, reason: "session closed")
             return
         }
-        await pump(session, stream: stream, frames: frames, outbound: outbound)
+        await pump(session, socket: socket, frames: frames, outbound: outbound)
     }
 
-    private func pump(_ session: EngineIOSession, stream: AsyncStream<EngineIOSession.SocketOutput>,
-                      inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        await pump(session, stream: stream, frames: inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator(), outbound: outbound)
-    }
-
-    /// The single writer (draining the session's stream) and the reader of one WebSocket.
-    private func pump(_ session: EngineIOSession, stream: AsyncStream<EngineIOSession.SocketOutput>,
+    /// Reads one WebSocket, and closes it once the session lets go of it (packets are written by `socket`).
+    private func pump(_ session: EngineIOSession, socket: SocketWriter,
                       frames: WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter) async {
         let reader = FrameReader(iterator: frames)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await output in stream {
-                    guard case .packet(let packet) = output else { continue }
-                    do {
-                        switch packet {
-                        case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
-                        case .prebuilt(_, let bytes): try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: bytes)))
-                        default: try await outbound.write(.text(packet.text))
-                        }
-                    } catch { break }
-                }
+                for await _ in socket.endSignal {}
                 try? await outbound.close(.normalClosure, reason: nil)
             }
             group.addTask {

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Logging
+import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// A message delivered to the layer above Engine.IO.
@@ -40,10 +42,6 @@ final class EngineIOSession: Sendable {
         case error(EngineIOError)
     }
 
-    /// What a WebSocket writer is asked to do.
-    enum SocketOutput: Sendable {
-        case packet(EngineIOPacket)
-    }
 
     struct State {
         var transport: Transport
@@ -52,7 +50,7 @@ final class EngineIOSession: Sendable {
         var queue: [EngineIOPacket] = []
         var poll: CheckedContinuation<[EngineIOPacket], Never>?
         var postInFlight = false
-        var socket: AsyncStream<SocketOutput>.Continuation?
+        var socket: SocketWriter?
         var pongWaiter: CheckedContinuation<Bool, Never>?
     }
 
@@ -108,11 +106,10 @@ final class EngineIOSession: Sendable {
         let open = state.withLock { state -> Bool in
             guard !state.closed else { return false }
             if state.transport == .websocket, let socket = state.socket {
-                for packet in packets {
-                    if case .dropped = socket.yield(.packet(packet)) {
-                        overflow = true
-                        break
-                    }
+                // Written under the lock, so concurrent sends keep their order (the writes themselves don't block).
+                for packet in packets where !socket.write(packet) {
+                    overflow = true
+                    break
                 }
                 return true
             }
@@ -132,10 +129,7 @@ final class EngineIOSession: Sendable {
         return open && !overflow
     }
 
-    /// A bounded stream for a WebSocket writer: a client that falls this far behind is disconnected.
-    func makeSocketStream() -> (AsyncStream<SocketOutput>, AsyncStream<SocketOutput>.Continuation) {
-        AsyncStream.makeStream(of: SocketOutput.self, bufferingPolicy: .bufferingOldest(settings.queueLimit))
-    }
+
 
     private static func take(_ queue: inout [EngineIOPacket]) -> [EngineIOPacket] {
         let count = min(queue.count, maxPacketsPerPoll)
@@ -247,20 +241,20 @@ final class EngineIOSession: Sendable {
     }
 
     /// The client sent `5`: from now on everything goes over the WebSocket, starting with what was queued.
-    func completeUpgrade(socket: AsyncStream<SocketOutput>.Continuation) -> Bool {
+    func completeUpgrade(socket: SocketWriter) -> Bool {
         state.withLock { state in
             guard !state.closed, state.upgrading else { return false }
             state.upgrading = false
             state.transport = .websocket
             state.socket = socket
-            for packet in state.queue { socket.yield(.packet(packet)) }
+            for packet in state.queue { _ = socket.write(packet) }
             state.queue.removeAll()
             return true
         }
     }
 
     /// A session opened directly over WebSocket.
-    func attach(socket: AsyncStream<SocketOutput>.Continuation) {
+    func attach(socket: SocketWriter) {
         state.withLock { $0.socket = socket }
     }
 
@@ -305,7 +299,7 @@ final class EngineIOSession: Sendable {
     /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
     /// the WebSocket is closed, and the layer above is told once.
     func close(_ reason: CloseReason) {
-        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, AsyncStream<SocketOutput>.Continuation?, CheckedContinuation<Bool, Never>?)? in
+        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, CheckedContinuation<Bool, Never>?)? in
             guard !state.closed else { return nil }
             state.closed = true
             defer { state.poll = nil; state.socket = nil; state.pongWaiter = nil }
@@ -345,4 +339,43 @@ struct RawEngineIOHandler: EngineIOHandler {
     }
 
     func closed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) async {}
+}
+
+/// Writes a session's packets straight to its WebSocket from whichever thread sends them (NIO orders writes on
+/// the channel's event loop), so no task wakes up per packet. A client with `limit` packets still unwritten is
+/// too slow: `write` returns false and the session closes.
+final class SocketWriter: Sendable {
+    let channel: any Channel
+    let limit: Int
+    private let pending = Atomic<Int>(0)
+    private let ended: AsyncStream<Void>.Continuation
+    /// Finishes when the session no longer uses this socket: its owner then closes the WebSocket.
+    let endSignal: AsyncStream<Void>
+
+    init(channel: any Channel, limit: Int) {
+        self.channel = channel
+        self.limit = limit
+        (endSignal, ended) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func write(_ packet: EngineIOPacket) -> Bool {
+        guard pending.add(1, ordering: .relaxed).newValue <= limit else {
+            pending.subtract(1, ordering: .relaxed)
+            return false
+        }
+        let frame: WebSocketFrame
+        switch packet {
+        case .binary(let bytes): frame = WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes))
+        case .prebuilt(_, let bytes): frame = WebSocketFrame(fin: true, opcode: .text, data: bytes)
+        default: frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: packet.text))
+        }
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { [self] _ in pending.subtract(1, ordering: .relaxed) }
+        channel.writeAndFlush(frame, promise: written)
+        return true
+    }
+
+    func finish() {
+        ended.finish()
+    }
 }
