@@ -72,32 +72,18 @@ struct WebSocketTransport: Sendable {
         return "{\"event\":\"error\",\"data\":\(data)}"
     }
 
-    /// Frames written to a connection's socket and not yet handed to the kernel.
-    final class PendingWrites: Sendable {
-        let count = Atomic<Int>(0)
-    }
-
     func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
-        let pending = PendingWrites()
-        let limit = settings.outboundQueueLimit
+        let writer = FrameWriter(channel: channel, limit: settings.outboundQueueLimit)
         let (closes, closeSignal) = AsyncStream.makeStream(of: RealtimeConnection.CloseReason.self)
-        // Frames go straight to the socket from whichever thread publishes them (NIO orders the writes on the
-        // channel's event loop): no task wakes up per frame. A client with `limit` frames still unwritten is too
-        // slow and is disconnected.
+        // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are shared
+        // by every receiver. A client too far behind is disconnected.
         let connection = RealtimeConnection(identity: identity, transport: Self.name, sink: { item in
-            guard pending.count.add(1, ordering: .relaxed).newValue <= limit else {
-                pending.count.subtract(1, ordering: .relaxed)
-                return false
-            }
-            let data: ByteBuffer
             switch item {
-            case .event(let event): data = event.frameBuffer(for: Self.name, build: Self.build)
-            case .direct(let text): data = ByteBuffer(string: text)
+            case .event(let event):
+                return writer.write(WebSocketFrame(fin: true, opcode: .text, data: event.frameBuffer(for: Self.name, build: Self.build)))
+            case .direct(let text):
+                return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
             }
-            let written = channel.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { _ in pending.count.subtract(1, ordering: .relaxed) }
-            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: data), promise: written)
-            return true
         }, onClose: { reason in
             closeSignal.yield(reason)
             closeSignal.finish()

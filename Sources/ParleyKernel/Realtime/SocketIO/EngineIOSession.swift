@@ -341,38 +341,24 @@ struct RawEngineIOHandler: EngineIOHandler {
     func closed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) async {}
 }
 
-/// Writes a session's packets straight to its WebSocket from whichever thread sends them (NIO orders writes on
-/// the channel's event loop), so no task wakes up per packet. A client with `limit` packets still unwritten is
-/// too slow: `write` returns false and the session closes.
+/// A session's WebSocket: packets go out through a `FrameWriter` (no task per packet, bounded).
 final class SocketWriter: Sendable {
-    let channel: any Channel
-    let limit: Int
-    private let pending = Atomic<Int>(0)
+    private let writer: FrameWriter
     private let ended: AsyncStream<Void>.Continuation
     /// Finishes when the session no longer uses this socket: its owner then closes the WebSocket.
     let endSignal: AsyncStream<Void>
 
     init(channel: any Channel, limit: Int) {
-        self.channel = channel
-        self.limit = limit
+        writer = FrameWriter(channel: channel, limit: limit)
         (endSignal, ended) = AsyncStream.makeStream(of: Void.self)
     }
 
     func write(_ packet: EngineIOPacket) -> Bool {
-        guard pending.add(1, ordering: .relaxed).newValue <= limit else {
-            pending.subtract(1, ordering: .relaxed)
-            return false
-        }
-        let frame: WebSocketFrame
         switch packet {
-        case .binary(let bytes): frame = WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes))
-        case .prebuilt(_, let bytes): frame = WebSocketFrame(fin: true, opcode: .text, data: bytes)
-        default: frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: packet.text))
+        case .binary(let bytes): return writer.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes)))
+        case .prebuilt(_, let bytes): return writer.write(WebSocketFrame(fin: true, opcode: .text, data: bytes))
+        default: return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: packet.text)))
         }
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { [self] _ in pending.subtract(1, ordering: .relaxed) }
-        channel.writeAndFlush(frame, promise: written)
-        return true
     }
 
     func finish() {
