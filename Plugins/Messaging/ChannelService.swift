@@ -33,6 +33,15 @@ public final class ChannelService: Sendable {
         resolvers.withLock { $0[field] = ResolverBox(resolve: resolver) }
     }
 
+    /// The channel kind behind a target field (`roomId` → `room`), for rendering the stored message.
+    func channelKind(forTarget field: String) -> String {
+        switch field {
+        case "roomId": return "room"
+        case "groupId": return "group"
+        default: return "direct"
+        }
+    }
+
     func resolver(for field: String) -> TargetResolver? {
         resolvers.withLock { $0[field] }?.resolve
     }
@@ -91,6 +100,19 @@ public final class ChannelService: Sendable {
         return try await storage.read { db in
             Set(try db.query("SELECT channel_id FROM channel_members WHERE user_id = ? AND channel_id IN (\(placeholders))",
                              [userID] + channelIDs).map { $0.string("channel_id") })
+        }
+    }
+
+    /// Whether a channel of `kind` exists and whether `userID` belongs to it, in one query (the send path).
+    public func membership(channelID: String, kind: String, userID: String) async throws -> (exists: Bool, isMember: Bool) {
+        try await storage.read { db in
+            guard let row = try db.queryOne(
+                """
+                SELECT EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
+                FROM channels c WHERE c.id = ? AND c.kind = ?
+                """, [userID, channelID, kind])
+            else { return (false, false) }
+            return (true, row.bool("member"))
         }
     }
 
@@ -220,6 +242,7 @@ public final class ChannelService: Sendable {
         }
         let parentID = validator.id("parentId", request.parentId, required: false)
         var metadataText = "{}"
+        let metadata: JSONValue = request.metadata.flatMap { $0 == .null ? nil : $0 } ?? .object([:])
         if let metadata = request.metadata, metadata != .null {
             if !metadata.isObject {
                 validator.fail("metadata", "must be an object")
@@ -251,6 +274,7 @@ public final class ChannelService: Sendable {
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
         let metadataJSON = metadataText
+        let kind = channelKind(forTarget: target.field)
         let message = try await storage.write { db -> Message in
             if let parentID {
                 guard let parent = try db.queryOne("SELECT channel_id FROM messages WHERE id = ?", [parentID]),
@@ -262,7 +286,9 @@ public final class ChannelService: Sendable {
                 INSERT INTO messages (id, channel_id, sender_id, content, type, parent_id, metadata, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [id, channelID, senderID, content, type, parentID, metadataJSON, now, now])
-            return try Self.fetchMessage(db, id: id)!
+            // Built from what was just written rather than read back: one statement less per message.
+            return Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, content: content, type: type,
+                           parentId: parentID, metadata: metadata, createdAt: now)
         }
         do {
             hub.publish(try OutboundEvent("message:received", message), topic: Self.topic(channelID), exceptConnection: exceptConnection)

@@ -48,6 +48,22 @@ public struct Message: Sendable, Equatable, Encodable {
     public let updatedAt: Int64
     public let editedAt: Int64?
 
+    init(id: String, channelId: String, channelKind: String, senderId: String, content: String, type: String,
+         parentId: String?, metadata: JSONValue, createdAt: Int64) {
+        self.id = id
+        self.channelId = channelId
+        self.channelKind = channelKind
+        self.senderId = senderId
+        self.content = content
+        self.type = type
+        status = "SENT"
+        self.parentId = parentId
+        self.metadata = metadata
+        self.createdAt = createdAt
+        updatedAt = createdAt
+        editedAt = nil
+    }
+
     init(row: SQLRow) {
         id = row.string("id")
         channelId = row.string("channel_id")

@@ -102,10 +102,9 @@ struct RoomService: Sendable {
     }
 
     func requireMembership(roomID: String, userID: String) async throws {
-        _ = try await room(roomID)
-        guard try await channels.isMember(channelID: roomID, userID: userID) else {
-            throw APIError.forbidden("Join the room first")
-        }
+        let membership = try await channels.membership(channelID: roomID, kind: RoomsModule.kind, userID: userID)
+        guard membership.exists else { throw APIError.notFound("Room not found") }
+        guard membership.isMember else { throw APIError.forbidden("Join the room first") }
     }
 
     func create(name: String, description: String?, userID: String) async throws -> Room {

@@ -110,6 +110,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
             var sockets: [String: SocketIOSocket] = [:]
             var pending: (packet: SocketIOPacket, attachments: [[UInt8]])?
             var everConnected = false
+            var connectTimeout: Task<Void, Never>?
         }
         let value = Mutex(Value())
     }
@@ -127,10 +128,11 @@ final class SocketIOEngineHandler: EngineIOHandler {
         let state = state(session)
         // No CONNECT within the connect timeout: close, as the reference server does.
         let timeout = session.settings.connectTimeout
-        Task {
+        let timer = Task {
             try? await Task.sleep(for: timeout)
-            if !state.value.withLock({ $0.everConnected }) { session.close(.serverClose) }
+            if !Task.isCancelled, !state.value.withLock({ $0.everConnected }) { session.close(.serverClose) }
         }
+        state.value.withLock { $0.connectTimeout = timer }
     }
 
     func received(_ message: EngineIOMessage, on session: EngineIOSession) async {
@@ -186,7 +188,13 @@ final class SocketIOEngineHandler: EngineIOHandler {
                 session.send([.message(reply.encoded())])
                 return
             }
-            state.value.withLock { $0.sockets[packet.namespace] = socket; $0.everConnected = true }
+            let timer = state.value.withLock { value -> Task<Void, Never>? in
+                value.sockets[packet.namespace] = socket
+                value.everConnected = true
+                defer { value.connectTimeout = nil }
+                return value.connectTimeout
+            }
+            timer?.cancel()  // no need to keep a sleeping task per connection
             if session.isClosed {
                 // Closed while authorizing: `closed` has already run and could not see this socket.
                 await namespace.disconnected(socket)
