@@ -74,7 +74,6 @@ struct WebSocketTransport: Sendable {
 
     func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
         let writer = FrameWriter(channel: channel, limit: settings.outboundQueueLimit)
-        let (closes, closeSignal) = AsyncStream.makeStream(of: RealtimeConnection.CloseReason.self)
         // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are shared
         // by every receiver. A client too far behind is disconnected.
         let connection = RealtimeConnection(identity: identity, transport: Self.name, sink: { item in
@@ -85,38 +84,31 @@ struct WebSocketTransport: Sendable {
                 return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
             }
         }, onClose: { reason in
-            closeSignal.yield(reason)
-            closeSignal.finish()
+            // Closed by the server: tell the client why. (A client that left needs nothing.)
+            let code: (WebSocketErrorCode, String)? = switch reason {
+            case .overflow: (.policyViolation, "outbound queue overflow")
+            case .sessionRevoked: (.policyViolation, "session revoked")
+            case .shutdown: (.goingAway, "server shutting down")
+            case .clientGone: nil
+            }
+            if let (code, text) = code { Task { try? await outbound.close(code, reason: text) } }
         })
         let logger = self.logger.with(connection: connection)
         await hub.connect(connection)
-        await withTaskGroup(of: Void.self) { group in
-            // Closes with a code telling the client why, when the server ends the connection.
-            group.addTask {
-                var reasons = closes.makeAsyncIterator()
-                switch await reasons.next() {
-                case .overflow: try? await outbound.close(.policyViolation, reason: "outbound queue overflow")
-                case .sessionRevoked: try? await outbound.close(.policyViolation, reason: "session revoked")
-                case .shutdown: try? await outbound.close(.goingAway, reason: "server shutting down")
-                case .clientGone, .none: break
+        // The connection's own task reads; nothing else runs per connection.
+        do {
+            for try await message in inbound.messages(maxSize: settings.maxFrameBytes) {
+                guard case .text(let text) = message else {
+                    connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
+                        APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
+                    continue
                 }
+                await handle(Data(text.utf8), connection: connection, logger: logger)
             }
-            group.addTask {
-                do {
-                    for try await message in inbound.messages(maxSize: settings.maxFrameBytes) {
-                        guard case .text(let text) = message else {
-                            connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
-                                APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
-                            continue
-                        }
-                        await handle(Data(text.utf8), connection: connection, logger: logger)
-                    }
-                } catch {
-                    logger.debug("websocket read ended: \(error)")
-                }
-                connection.close(.clientGone)
-            }
+        } catch {
+            logger.debug("websocket read ended: \(error)")
         }
+        connection.close(.clientGone)
         await hub.disconnect(connection)
     }
 

@@ -33,18 +33,14 @@ final class EngineIOServer: Sendable {
     }
 
     /// Registers a new session and starts its heartbeat and inbound processing.
-    private func open(transport: EngineIOSession.Transport, headers: HTTPFields) -> EngineIOSession {
-        let session = EngineIOSession(transport: transport, handshakeHeaders: headers, settings: settings, logger: logger)
+    private func open(transport: EngineIOSession.Transport, headers: HTTPFields) async -> EngineIOSession {
+        let session = EngineIOSession(transport: transport, handshakeHeaders: headers, settings: settings, logger: logger, handler: handler)
         sessions.withLock { $0[session.sid] = session }
         session.onClose { [weak self] _ in
             _ = self?.sessions.withLock { $0.removeValue(forKey: session.sid) }
         }
         let handler = self.handler
-        Task {
-            await handler.opened(session)
-            // One consumer per session keeps the order of what the client sent.
-            for await message in session.inbound { await handler.received(message, on: session) }
-        }
+        await handler.opened(session)
         session.onClose { reason in
             Task { await handler.closed(session, reason: reason) }
         }
@@ -90,7 +86,7 @@ final class EngineIOServer: Sendable {
             guard request.method == .get else { return error(.badHandshakeMethod, request) }
             guard query.eio == "4" else { return error(.unsupportedProtocolVersion, request) }
             guard query.transport == "polling" else { return error(.badRequest, request) }
-            let session = open(transport: .polling, headers: request.headers)
+            let session = await open(transport: .polling, headers: request.headers)
             return text(EngineIOPacket.payload([session.openPacket]), request: request)
         }
         guard let session = session(sid) else { return error(.unknownSession, request) }
@@ -107,7 +103,7 @@ final class EngineIOServer: Sendable {
             guard let body = try? await request.collectBody(upTo: settings.maxPayload) else {
                 return cors(Response(status: .contentTooLarge), request: request)
             }
-            if let failure = session.receivePost(String(buffer: body)) { return error(failure, request) }
+            if let failure = await session.receivePost(String(buffer: body)) { return error(failure, request) }
             var response = Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
             response = cors(response, request: request)
             return response
@@ -172,9 +168,9 @@ final class EngineIOServer: Sendable {
     /// A session opened directly over WebSocket: the open packet is the first frame.
     private func runWebSocketSession(headers: HTTPFields, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
                                      channel: any Channel) async {
-        let session = open(transport: .websocket, headers: headers)
+        let session = await open(transport: .websocket, headers: headers)
         do { try await outbound.write(.text(session.openPacket.text)) } catch { session.close(.transportClose); return }
-        let socket = SocketWriter(channel: channel, limit: settings.queueLimit)
+        let socket = SocketWriter(channel: channel, limit: settings.queueLimit) { Task { try? await outbound.close(.normalClosure, reason: nil) } }
         session.attach(socket: socket)
         await pump(session, socket: socket, frames: inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator(), outbound: outbound)
     }
@@ -199,7 +195,7 @@ final class EngineIOServer: Sendable {
             try? await outbound.close(.policyViolation, reason: "upgrade not completed")
             return
         }
-        let socket = SocketWriter(channel: channel, limit: settings.queueLimit)
+        let socket = SocketWriter(channel: channel, limit: settings.queueLimit) { Task { try? await outbound.close(.normalClosure, reason: nil) } }
         guard session.completeUpgrade(socket: socket) else {
             try? await outbound.close(.policyViolation, reason: "session closed")
             return
@@ -207,46 +203,25 @@ final class EngineIOServer: Sendable {
         await pump(session, socket: socket, frames: frames, outbound: outbound)
     }
 
-    /// Reads one WebSocket, and closes it once the session lets go of it (packets are written by `socket`).
+    /// Reads one WebSocket until it closes (packets are written by `socket`, which closes it when the session
+    /// lets go of it). Runs in the connection's own task: no extra task per session.
     private func pump(_ session: EngineIOSession, socket: SocketWriter,
                       frames: WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter) async {
-        let reader = FrameReader(iterator: frames)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await _ in socket.endSignal {}
-                try? await outbound.close(.normalClosure, reason: nil)
-            }
-            group.addTask {
-                while let message = await reader.next() {
-                    switch message {
-                    case .text(let text):
-                        guard let packet = EngineIOPacket.parse(Substring(text)), !(packet == .binary([])) else {
-                            session.close(.parseError)
-                            return
-                        }
-                        if case .binary = packet { session.close(.parseError); return }  // `b` is polling-only
-                        if !session.receive(packet) { return }
-                    case .binary(let buffer):
-                        session.receive(.binary([UInt8](buffer: buffer)))
-                    }
+        var frames = frames
+        while let message = try? await frames.next() {
+            switch message {
+            case .text(let text):
+                // `b` (base64 binary) is a polling-only form; anything unparsable ends the session.
+                guard let packet = EngineIOPacket.parse(Substring(text)), !text.hasPrefix("b") else {
+                    session.close(.parseError)
+                    return
                 }
-                session.close(.transportClose)
+                if !(await session.receive(packet)) { return }
+            case .binary(let buffer):
+                await session.receive(.binary([UInt8](buffer: buffer)))
             }
         }
-    }
-}
-
-/// Owns a WebSocket message iterator so it can be consumed from a child task.
-final class FrameReader: @unchecked Sendable {
-    private var iterator: WebSocketInboundMessageStream.AsyncIterator
-
-    init(iterator: WebSocketInboundMessageStream.AsyncIterator) {
-        self.iterator = iterator
-    }
-
-    /// Only ever called from one task at a time (the reader loop).
-    func next() async -> WebSocketMessage? {
-        try? await iterator.next()
+        session.close(.transportClose)
     }
 }
 

@@ -62,12 +62,13 @@ final class EngineIOSession: Sendable {
     let settings: EngineIOSettings
     let logger: Logger
     private let state: Mutex<State>
-    private let inboundContinuation: AsyncStream<EngineIOMessage>.Continuation
-    let inbound: AsyncStream<EngineIOMessage>
+    /// The layer above; messages are handed to it inline, in the order the client sent them.
+    let handler: any EngineIOHandler
     /// Per-session storage for the layer above (Socket.IO keeps its namespaces here).
     let attachment = Mutex<(any Sendable)?>(nil)
 
-    init(transport: Transport, handshakeHeaders: HTTPFields, settings: EngineIOSettings, logger: Logger) {
+    init(transport: Transport, handshakeHeaders: HTTPFields, settings: EngineIOSettings, logger: Logger, handler: any EngineIOHandler) {
+        self.handler = handler
         sid = Self.makeSID()
         self.handshakeHeaders = handshakeHeaders
         self.settings = settings
@@ -75,7 +76,6 @@ final class EngineIOSession: Sendable {
         logger[metadataKey: "eio.sid"] = "\(sid)"
         self.logger = logger
         state = Mutex(State(transport: transport))
-        (inbound, inboundContinuation) = AsyncStream.makeStream(of: EngineIOMessage.self)
     }
 
     /// 20 URL-safe random characters (120 bits).
@@ -174,7 +174,7 @@ final class EngineIOSession: Sendable {
     // MARK: Inbound
 
     /// A POST body: one request at a time per session.
-    func receivePost(_ body: String) -> EngineIOError? {
+    func receivePost(_ body: String) async -> EngineIOError? {
         let concurrent = state.withLock { state -> Bool in
             if state.postInFlight { return true }
             state.postInFlight = true
@@ -189,18 +189,19 @@ final class EngineIOSession: Sendable {
             close(.parseError)
             return .badRequest
         }
-        for packet in packets where !receive(packet) { return .badRequest }
+        for packet in packets where !(await receive(packet)) { return .badRequest }
         return nil
     }
 
-    /// One packet from the client on either transport; false when it ended the session.
+    /// One packet from the client on either transport; false when it ended the session. Messages are handled
+    /// before this returns (no queue and no task per session in between).
     @discardableResult
-    func receive(_ packet: EngineIOPacket) -> Bool {
+    func receive(_ packet: EngineIOPacket) async -> Bool {
         switch packet {
         case .message(let text):
-            inboundContinuation.yield(.text(text))
+            await handler.received(.text(text), on: self)
         case .binary(let bytes):
-            inboundContinuation.yield(.binary(bytes))
+            await handler.received(.binary(bytes), on: self)
         case .pong:
             let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
                 defer { state.pongWaiter = nil }
@@ -309,7 +310,6 @@ final class EngineIOSession: Sendable {
         poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
         socket?.finish()
         pong?.resume(returning: false)
-        inboundContinuation.finish()
         for handler in closeHandlers.withLock({ $0 }) { handler.call(reason) }
     }
 }
@@ -344,13 +344,12 @@ struct RawEngineIOHandler: EngineIOHandler {
 /// A session's WebSocket: packets go out through a `FrameWriter` (no task per packet, bounded).
 final class SocketWriter: Sendable {
     private let writer: FrameWriter
-    private let ended: AsyncStream<Void>.Continuation
-    /// Finishes when the session no longer uses this socket: its owner then closes the WebSocket.
-    let endSignal: AsyncStream<Void>
+    private let onFinish: ClosureBox<@Sendable () -> Void>
 
-    init(channel: any Channel, limit: Int) {
+    /// `onFinish` runs when the session lets go of this socket (it closes the WebSocket).
+    init(channel: any Channel, limit: Int, onFinish: @escaping @Sendable () -> Void) {
         writer = FrameWriter(channel: channel, limit: limit)
-        (endSignal, ended) = AsyncStream.makeStream(of: Void.self)
+        self.onFinish = ClosureBox(onFinish)
     }
 
     func write(_ packet: EngineIOPacket) -> Bool {
@@ -362,6 +361,6 @@ final class SocketWriter: Sendable {
     }
 
     func finish() {
-        ended.finish()
+        onFinish.call()
     }
 }
