@@ -44,7 +44,7 @@ final class EngineIOServer: Sendable {
         session.onClose { reason in
             Task { await handler.closed(session, reason: reason) }
         }
-        Task { await session.runHeartbeat() }
+        session.startHeartbeat()
         return session
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOPosix
 import NIOWebSocket
 import Synchronization
 
@@ -51,7 +52,8 @@ final class EngineIOSession: Sendable {
         var poll: CheckedContinuation<[EngineIOPacket], Never>?
         var postInFlight = false
         var socket: SocketWriter?
-        var pongWaiter: CheckedContinuation<Bool, Never>?
+        var timer: Scheduled<Void>?
+        var awaitingPong = false
     }
 
     static let maxPacketsPerPoll = 16
@@ -203,11 +205,7 @@ final class EngineIOSession: Sendable {
         case .binary(let bytes):
             await handler.received(.binary(bytes), on: self)
         case .pong:
-            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-                defer { state.pongWaiter = nil }
-                return state.pongWaiter
-            }
-            waiter?.resume(returning: true)
+            pong()
         case .close:
             close(.clientClose)
             return false
@@ -266,29 +264,47 @@ final class EngineIOSession: Sendable {
 
     // MARK: Heartbeat and close
 
-    /// Pings every interval; a pong must come within the timeout, counted from when the ping is queued.
-    func runHeartbeat() async {
-        while !isClosed {
-            try? await Task.sleep(for: settings.pingInterval)
-            if isClosed { return }
-            let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                state.withLock { $0.pongWaiter = continuation }
-                send([.ping("")])
-                let timeout = settings.pingTimeout
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    let waiter = self?.state.withLock { state -> CheckedContinuation<Bool, Never>? in
-                        defer { state.pongWaiter = nil }
-                        return state.pongWaiter
-                    }
-                    waiter?.resume(returning: false)
-                }
-            }
-            if !answered {
-                close(.pingTimeout)
-                return
-            }
+    /// Heartbeat timers run on an event loop: a scheduled task per session, not a sleeping Swift task.
+    private static let timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+
+    private static func amount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Pings every interval (counted from the last pong, as the reference server does); a pong must come within
+    /// the timeout, counted from when the ping is queued.
+    func startHeartbeat() {
+        let timer = Self.timerLoop.scheduleTask(in: Self.amount(settings.pingInterval)) { [weak self] () -> Void in self?.ping() }
+        state.withLock { state in
+            if state.closed { timer.cancel() } else { state.timer = timer }
         }
+    }
+
+    private func ping() {
+        guard state.withLock({ state -> Bool in
+            guard !state.closed else { return false }
+            state.awaitingPong = true
+            return true
+        }) else { return }
+        send([.ping("")])
+        let timer = Self.timerLoop.scheduleTask(in: Self.amount(settings.pingTimeout)) { [weak self] in
+            guard let self, state.withLock({ $0.awaitingPong && !$0.closed }) else { return }
+            close(.pingTimeout)
+        }
+        state.withLock { state in
+            if state.closed { timer.cancel() } else { state.timer = timer }
+        }
+    }
+
+    private func pong() {
+        let answered = state.withLock { state -> Bool in
+            guard state.awaitingPong, !state.closed else { return false }
+            state.awaitingPong = false
+            state.timer?.cancel()
+            state.timer = nil
+            return true
+        }
+        if answered { startHeartbeat() }
     }
 
     private let closeHandlers = Mutex<[ClosureBox<@Sendable (CloseReason) -> Void>]>([])
@@ -300,16 +316,16 @@ final class EngineIOSession: Sendable {
     /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
     /// the WebSocket is closed, and the layer above is told once.
     func close(_ reason: CloseReason) {
-        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, CheckedContinuation<Bool, Never>?)? in
+        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?)? in
             guard !state.closed else { return nil }
             state.closed = true
-            defer { state.poll = nil; state.socket = nil; state.pongWaiter = nil }
-            return (state.poll, state.socket, state.pongWaiter)
+            defer { state.poll = nil; state.socket = nil; state.timer = nil }
+            return (state.poll, state.socket, state.timer)
         }
-        guard let (poll, socket, pong) = actions else { return }
+        guard let (poll, socket, timer) = actions else { return }
         poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
         socket?.finish()
-        pong?.resume(returning: false)
+        timer?.cancel()
         for handler in closeHandlers.withLock({ $0 }) { handler.call(reason) }
     }
 }
