@@ -5,7 +5,13 @@ import Testing
 
 @Suite struct RealtimeHubTests {
     @Test func aConsumerThatFallsBehindIsClosedNotBuffered() throws {
-        let connection = RealtimeConnection(identity: Identity(userID: "u", sessionID: "s"), transport: "test", queueLimit: 3)
+        // A transport whose queue holds three frames.
+        let queued = Mutex(0)
+        let closes = Mutex<[RealtimeConnection.CloseReason]>([])
+        let connection = RealtimeConnection(
+            identity: Identity(userID: "u", sessionID: "s"), transport: "test",
+            sink: { _ in queued.withLock { count in count += 1; return count <= 3 } },
+            onClose: { reason in closes.withLock { $0.append(reason) } })
         let event = try OutboundEvent("tick", ["n": 1])
         for _ in 0..<3 { #expect(connection.send(.event(event))) }
         #expect(connection.reasonForClose == nil)
@@ -13,6 +19,9 @@ import Testing
         #expect(connection.send(.event(event)) == false)
         #expect(connection.reasonForClose == .overflow)
         #expect(connection.send(.event(event)) == false)
+        #expect(queued.withLock { $0 } == 4)  // nothing more offered to the transport once closed
+        connection.close(.clientGone)
+        #expect(closes.withLock { $0 } == [.overflow])  // the transport hears the first reason, once
     }
 
     @Test func aBroadcastFrameIsBuiltOnceForEveryReceiver() throws {

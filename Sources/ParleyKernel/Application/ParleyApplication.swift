@@ -125,10 +125,7 @@ public struct ParleyAssembly {
                 return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
             }
             let uri = URI(path)
-            var token = uri.queryParameters["token"].map(String.init)
-            if let header = request.headerFields[.authorization], header.lowercased().hasPrefix("bearer ") {
-                token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            }
+            let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? uri.queryParameters["token"].map(String.init)
             guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
             guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
             return .accept { inbound, outbound, context in

@@ -70,6 +70,11 @@ public enum JSONBody {
         try OrderedJSONEncoder().encode(value)
     }
 
+    /// A JSON string literal (for frames assembled around already-encoded JSON).
+    public static func quoted(_ text: String) -> String {
+        (try? encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+
     public static func response(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
         let data = try encode(value)
         var buffer = ByteBuffer()

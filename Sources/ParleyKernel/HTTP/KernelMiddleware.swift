@@ -42,10 +42,7 @@ struct KernelMiddleware: RouterMiddleware {
     }
 
     func bearerToken(_ request: Request) -> String? {
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingCharacters(in: .whitespaces) }
-        }
+        if let token = ParleyKernel.bearerToken(fromAuthorization: request.headers[.authorization]) { return token }
         // `/ws` may carry its token in `?token=`, since browsers cannot set headers on a WebSocket.
         if request.uri.path == "/ws", let token = request.uri.queryParameters["token"], !token.isEmpty {
             return String(token)

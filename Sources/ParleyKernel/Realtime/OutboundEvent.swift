@@ -37,9 +37,4 @@ public final class OutboundEvent: Sendable {
         return built
     }
 
-    /// JSON string literal for an event name.
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONBody.encode(text)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
 }

@@ -89,9 +89,6 @@ public final class RealtimeHub: Sendable {
 
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    public func isConnected(userID: String) -> Bool {
-        state.withLock { !($0.userConnections[userID]?.isEmpty ?? true) }
-    }
 
     private func announce(userID: String, online: Bool) async {
         do {

@@ -54,11 +54,7 @@ struct WebSocketTransport: Sendable {
     }
 
     static func build(_ event: OutboundEvent) -> String {
-        "{\"event\":\(OutboundEvent.quoted(event.name)),\"data\":\(event.dataJSON)}"
-    }
-
-    static func render(_ event: OutboundEvent) -> String {
-        event.frame(for: name, build: build)
+        "{\"event\":\(JSONBody.quoted(event.name)),\"data\":\(event.dataJSON)}"
     }
 
     static func renderAck(_ ack: Int, reply: EventReply) -> String {

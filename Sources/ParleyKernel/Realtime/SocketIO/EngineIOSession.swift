@@ -257,10 +257,6 @@ final class EngineIOSession: Sendable {
         state.withLock { $0.socket = socket }
     }
 
-    /// Whether `socket` is the one carrying this session (a stale probe socket is not).
-    func isCarried(by transport: Transport) -> Bool {
-        state.withLock { $0.transport == transport && !$0.closed }
-    }
 
     // MARK: Heartbeat and close
 

@@ -24,10 +24,8 @@ struct ParleyNamespace: SocketIONamespace {
     }
 
     func authorize(_ socket: SocketIOSocket) async throws {
-        var token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
-        if token == nil, let header = socket.handshakeHeaders[.authorization], header.lowercased().hasPrefix("bearer ") {
-            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        }
+        let token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
+            ?? bearerToken(fromAuthorization: socket.handshakeHeaders[.authorization])
         guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
         guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
         // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
@@ -57,7 +55,7 @@ struct ParleyNamespace: SocketIONamespace {
     }
 
     static func build(_ event: OutboundEvent) -> String {
-        "42[\(OutboundEvent.quoted(event.name)),\(event.dataJSON)]"
+        "42[\(JSONBody.quoted(event.name)),\(event.dataJSON)]"
     }
 
     /// The main namespace's EVENT packet for a broadcast, rendered once and shared by every receiver.

@@ -36,7 +36,7 @@ public final class SocketIOSocket: Sendable {
     /// Emits `event` with raw JSON arguments (and binary attachments their placeholders refer to).
     public func emit(_ event: String, arguments: [String], attachments: [[UInt8]] = []) {
         send(kind: attachments.isEmpty ? .event : .binaryEvent, ackID: nil,
-             payload: "[" + ([RawJSON.quoted(event)] + arguments).joined(separator: ",") + "]", attachments: attachments)
+             payload: "[" + ([JSONBody.quoted(event)] + arguments).joined(separator: ",") + "]", attachments: attachments)
     }
 
     /// Answers an emit that asked for an acknowledgement.
@@ -184,7 +184,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
                 let payload = RealtimeErrorPayload(error, logger: session.logger)
                 let data = (try? JSONBody.encode(["code": payload.code])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 let reply = SocketIOPacket(kind: .connectError, namespace: packet.namespace,
-                                           payload: "{\"message\":\(RawJSON.quoted(payload.message)),\"data\":\(data)}")
+                                           payload: "{\"message\":\(JSONBody.quoted(payload.message)),\"data\":\(data)}")
                 session.send([.message(reply.encoded())])
                 return
             }

@@ -123,7 +123,4 @@ enum RawJSON {
         return nil
     }
 
-    static func quoted(_ text: String) -> String {
-        (try? JSONBody.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-    }
 }
