@@ -69,6 +69,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ParleyDirect",
+            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Plugins/Direct",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParleyGroups",
+            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Plugins/Groups",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ParleySocketIOConformance",
             dependencies: ["ParleyKernel"],
             path: "Plugins/SocketIOConformance",
@@ -78,7 +90,7 @@ let package = Package(
         .target(
             name: "ParleyApp",
             dependencies: [
-                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleySocketIOConformance",
+                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleySocketIOConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -131,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "ParleyModuleTests",
             dependencies: [
-                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyTestSupport",
+                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

@@ -55,12 +55,13 @@ public final class ChannelService: Sendable {
     // MARK: Channels and membership
 
     public func createChannel(kind: String, name: String, description: String?, createdBy: String,
-                              members: [(userID: String, role: String)]) async throws -> Channel {
+                              members: [(userID: String, role: String)], uniqueKey: String? = nil) async throws -> Channel {
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
         let channel = try await storage.write { db in
-            try db.execute("INSERT INTO channels (id, kind, name, description, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [id, kind, name, description, createdBy, now, now])
+            try db.execute(
+                "INSERT INTO channels (id, kind, name, description, created_by, created_at, updated_at, unique_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [id, kind, name, description, createdBy, now, now, uniqueKey])
             for member in members {
                 try db.execute("INSERT INTO channel_members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)",
                                [id, member.userID, member.role, now])
@@ -69,6 +70,48 @@ public final class ChannelService: Sendable {
         }
         for member in members { hub.subscribe(userID: member.userID, topic: Self.topic(id)) }
         return channel
+    }
+
+    /// The one channel with `uniqueKey` (e.g. the direct channel of a pair), created on first use. Concurrent
+    /// callers race on the unique index: one insert wins, the others read the winner's channel.
+    public func findOrCreateChannel(kind: String, uniqueKey: String, name: String, description: String? = nil, createdBy: String,
+                                    members: [(userID: String, role: String)]) async throws -> (channel: Channel, created: Bool) {
+        if let existing = try await channel(uniqueKey: uniqueKey) { return (existing, false) }
+        do {
+            return (try await createChannel(kind: kind, name: name, description: description, createdBy: createdBy,
+                                            members: members, uniqueKey: uniqueKey), true)
+        } catch StorageError.uniqueViolation {
+            guard let existing = try await channel(uniqueKey: uniqueKey) else { throw APIError.internalError() }
+            return (existing, false)
+        }
+    }
+
+    public func channel(uniqueKey: String) async throws -> Channel? {
+        try await storage.read { db in
+            try db.queryOne("SELECT \(Channel.columns) FROM channels c WHERE c.unique_key = ?", [uniqueKey]).map(Channel.init(row:))
+        }
+    }
+
+    /// Renames or re-describes a channel (`description: .some(nil)` clears it).
+    public func updateChannel(id: String, name: String?, description: String??) async throws -> Channel {
+        let now = Timestamp.nowMillis()
+        return try await storage.write { db in
+            if let name { try db.execute("UPDATE channels SET name = ? WHERE id = ?", [name, id]) }
+            if let description { try db.execute("UPDATE channels SET description = ? WHERE id = ?", [description, id]) }
+            try db.execute("UPDATE channels SET updated_at = ? WHERE id = ?", [now, id])
+            guard let channel = try Self.fetchChannel(db, id: id) else { throw APIError.notFound("Channel not found") }
+            return channel
+        }
+    }
+
+    /// Deletes a channel with its memberships and messages, and unsubscribes every member's connections.
+    public func deleteChannel(id: String) async throws {
+        let members = try await storage.write { db -> [String] in
+            let members = try db.query("SELECT user_id FROM channel_members WHERE channel_id = ?", [id]).map { $0.string("user_id") }
+            try db.execute("DELETE FROM channels WHERE id = ?", [id])
+            return members
+        }
+        for member in members { hub.unsubscribe(userID: member, topic: Self.topic(id)) }
     }
 
     static func fetchChannel(_ db: any SQLExecutor, id: String) throws -> Channel? {
@@ -90,6 +133,49 @@ public final class ChannelService: Sendable {
                 "SELECT \(Channel.columns) FROM channels c WHERE c.kind = ? ORDER BY c.\(column) \(order), c.id \(order) LIMIT ? OFFSET ?",
                 [kind, page.limit, page.offset])
             return (rows.map(Channel.init(row:)), total)
+        }
+    }
+
+    /// The channels of `kind` that `userID` belongs to, newest first.
+    public func channels(kind: String, userID: String, page: PageRequest) async throws -> ([Channel], Int) {
+        try await storage.read { db in
+            let filter = "FROM channels c JOIN channel_members me ON me.channel_id = c.id WHERE me.user_id = ? AND c.kind = ?"
+            let total = try db.count("SELECT COUNT(*) \(filter)", [userID, kind])
+            let rows = try db.query("SELECT \(Channel.columns) \(filter) ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?",
+                                    [userID, kind, page.limit, page.offset])
+            return (rows.map(Channel.init(row:)), total)
+        }
+    }
+
+    /// One member's view of their channels of `kind`: members, newest message and unread count, most recent
+    /// activity first (conversation lists).
+    public func summaries(kind: String, userID: String, page: PageRequest) async throws -> ([ChannelSummary], Int) {
+        try await storage.read { db in
+            let total = try db.count(
+                "SELECT COUNT(*) FROM channel_members me JOIN channels c ON c.id = me.channel_id WHERE me.user_id = ? AND c.kind = ?",
+                [userID, kind])
+            let rows = try db.query(
+                """
+                SELECT \(Channel.columns),
+                    (SELECT l.id FROM messages l WHERE l.channel_id = c.id ORDER BY l.id DESC LIMIT 1) AS last_message_id,
+                    COALESCE((SELECT l.created_at FROM messages l WHERE l.channel_id = c.id ORDER BY l.id DESC LIMIT 1), c.created_at)
+                        AS last_activity,
+                    (SELECT COUNT(*) FROM messages u WHERE u.channel_id = c.id AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
+                        AND (me.last_read_id IS NULL OR u.id > me.last_read_id)) AS unread
+                FROM channel_members me JOIN channels c ON c.id = me.channel_id
+                WHERE me.user_id = ? AND c.kind = ?
+                ORDER BY last_activity DESC, c.id DESC LIMIT ? OFFSET ?
+                """, [userID, kind, page.limit, page.offset])
+            var summaries: [ChannelSummary] = []
+            for row in rows {
+                let channel = Channel(row: row)
+                let members = try db.query("SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY joined_at, user_id",
+                                           [channel.id]).map { $0.string("user_id") }
+                let last = try row.optionalString("last_message_id").flatMap { try Self.fetchMessage(db, id: $0) }
+                summaries.append(ChannelSummary(channel: channel, memberIDs: members, lastMessage: last,
+                                                unreadCount: Int(row.int("unread")), lastActivityAt: row.int("last_activity")))
+            }
+            return (summaries, total)
         }
     }
 
@@ -122,14 +208,66 @@ public final class ChannelService: Sendable {
         }
     }
 
+    /// Members in the order they joined (longest-standing first).
+    public func members(channelID: String) async throws -> [ChannelMember] {
+        try await storage.read { db in
+            try db.query("SELECT \(ChannelMember.columns) FROM channel_members WHERE channel_id = ? ORDER BY joined_at, user_id",
+                         [channelID]).map(ChannelMember.init(row:))
+        }
+    }
+
+    public func member(channelID: String, userID: String) async throws -> ChannelMember? {
+        try await storage.read { db in
+            try db.queryOne("SELECT \(ChannelMember.columns) FROM channel_members WHERE channel_id = ? AND user_id = ?",
+                            [channelID, userID]).map(ChannelMember.init(row:))
+        }
+    }
+
+    /// Changes a member's role; false when they are not a member.
+    @discardableResult
+    public func setRole(channelID: String, userID: String, role: String) async throws -> Bool {
+        try await storage.write { db in
+            try db.execute("UPDATE channel_members SET role = ? WHERE channel_id = ? AND user_id = ?", [role, channelID, userID]) > 0
+        }
+    }
+
+    /// Removes a member; when they were the OWNER, ownership passes in the same transaction to the
+    /// longest-standing ADMIN, else the longest-standing member. A channel left empty is kept (only the
+    /// membership goes). Returns whether they were a member and who owns the channel now, if that changed.
+    public func leaveHandingOver(channelID: String, userID: String) async throws -> (removed: Bool, newOwner: String?) {
+        let result = try await storage.write { db -> (Bool, String?) in
+            guard let row = try db.queryOne("SELECT role FROM channel_members WHERE channel_id = ? AND user_id = ?", [channelID, userID])
+            else { return (false, nil) }
+            try db.execute("DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?", [channelID, userID])
+            guard row.string("role") == "OWNER",
+                  try db.queryOne("SELECT 1 AS one FROM channel_members WHERE channel_id = ? AND role = 'OWNER'", [channelID]) == nil,
+                  let heir = try db.queryOne(
+                    """
+                    SELECT user_id FROM channel_members WHERE channel_id = ?
+                    ORDER BY CASE role WHEN 'ADMIN' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1
+                    """, [channelID])
+            else { return (true, nil) }
+            let heirID = heir.string("user_id")
+            try db.execute("UPDATE channel_members SET role = 'OWNER' WHERE channel_id = ? AND user_id = ?", [channelID, heirID])
+            return (true, heirID)
+        }
+        hub.unsubscribe(userID: userID, topic: Self.topic(channelID))
+        return result
+    }
+
     /// Adds a member (idempotent) and subscribes their live connections to the channel at once.
     @discardableResult
     public func join(channelID: String, userID: String, role: String = "MEMBER") async throws -> Bool {
         let now = Timestamp.nowMillis()
         let added = try await storage.write { db in
-            try db.execute(
-                "INSERT INTO channel_members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [channelID, userID, role, now]) > 0
+            // A newcomer starts with everything before them read: no unread backlog, no receipts held back.
+            let latest = try db.queryOne("SELECT id FROM messages WHERE channel_id = ? ORDER BY id DESC LIMIT 1", [channelID])?
+                .string("id")
+            return try db.execute(
+                """
+                INSERT INTO channel_members (channel_id, user_id, role, joined_at, last_read_id, last_delivered_id)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, [channelID, userID, role, now, latest, latest]) > 0
         }
         hub.subscribe(userID: userID, topic: Self.topic(channelID))
         return added
@@ -160,141 +298,5 @@ public final class ChannelService: Sendable {
                 WHERE mine.user_id = ? AND other.user_id <> ?
                 """, [userID, userID]).map { $0.string("user_id") })
         }
-    }
-
-    // MARK: Messages
-
-    public func message(id: String) async throws -> Message? {
-        try await storage.read { db in try Self.fetchMessage(db, id: id) }
-    }
-
-    static func fetchMessage(_ db: any SQLExecutor, id: String) throws -> Message? {
-        try db.queryOne("SELECT \(Message.columns) FROM messages msg JOIN channels ch ON ch.id = msg.channel_id WHERE msg.id = ?", [id])
-            .map(Message.init(row:))
-    }
-
-    /// A page of a channel's history: by page number, or by cursor (`before`/`after` a message id).
-    public func history(channelID: String, page: PageRequest, cursor: HistoryCursor) async throws -> HistoryPage {
-        try await storage.read { db in
-            let select = "SELECT \(Message.columns) FROM messages msg JOIN channels ch ON ch.id = msg.channel_id WHERE msg.channel_id = ?"
-            let total = try db.count("SELECT COUNT(*) FROM messages WHERE channel_id = ?", [channelID])
-            var rows: [SQLRow]
-            switch cursor {
-            case .none:
-                rows = try db.query("\(select) ORDER BY msg.id DESC LIMIT ? OFFSET ?", [channelID, page.limit + 1, page.offset])
-            case .before(let id):
-                rows = try db.query("\(select) AND msg.id < ? ORDER BY msg.id DESC LIMIT ?", [channelID, id, page.limit + 1])
-            case .after(let id):
-                rows = try db.query("\(select) AND msg.id > ? ORDER BY msg.id ASC LIMIT ?", [channelID, id, page.limit + 1])
-            }
-            // One extra row tells whether there is more in the direction of travel.
-            let hasMore = rows.count > page.limit
-            if hasMore { rows.removeLast() }
-            var messages = rows.map(Message.init(row:))
-            if case .after = cursor { messages.reverse() }  // now newest first, like the other modes
-            let newest = messages.first?.id
-            let oldest = messages.last?.id
-            var olderCursor: String?
-            var newerCursor: String?
-            switch cursor {
-            case .none:
-                olderCursor = hasMore ? oldest : nil
-                newerCursor = page.offset > 0 ? newest : nil
-            case .before:
-                olderCursor = hasMore ? oldest : nil
-                newerCursor = newest
-            case .after:
-                olderCursor = oldest
-                newerCursor = hasMore ? newest : nil
-            }
-            if messages.isEmpty { olderCursor = nil; newerCursor = nil }
-            if page.ascending { messages.reverse() }
-            return HistoryPage(messages: messages, total: total, olderCursor: olderCursor, newerCursor: newerCursor)
-        }
-    }
-
-    /// A validated send request (REST body or `message:send` data).
-    public struct SendRequest: Decodable, Sendable {
-        public let content: String?
-        public let type: String?
-        public let roomId: String?
-        public let receiverId: String?
-        public let groupId: String?
-        public let parentId: String?
-        public let metadata: JSONValue?
-    }
-
-    /// Validates, resolves the target channel, commits the message, then fans it out as `message:received`.
-    /// Returns only after the commit: an acknowledged message is a stored message.
-    public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
-        var validator = Validator()
-        let content = request.content ?? ""
-        if request.content == nil {
-            validator.fail("content", "is required")
-        } else if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            validator.fail("content", "must not be empty")
-        } else if content.count > configuration.maxContentLength {
-            validator.fail("content", "must be at most \(configuration.maxContentLength) characters")
-        }
-        let type = request.type ?? MessageType.TEXT.rawValue
-        if MessageType(rawValue: type) == nil {
-            validator.fail("type", "must be one of \(MessageType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let parentID = validator.id("parentId", request.parentId, required: false)
-        var metadataText = "{}"
-        let metadata: JSONValue = request.metadata.flatMap { $0 == .null ? nil : $0 } ?? .object([:])
-        if let metadata = request.metadata, metadata != .null {
-            if !metadata.isObject {
-                validator.fail("metadata", "must be an object")
-            } else if let data = try? JSONBody.encode(metadata) {
-                if data.count > configuration.maxMetadataBytes {
-                    validator.fail("metadata", "must be at most \(configuration.maxMetadataBytes) bytes as JSON")
-                }
-                metadataText = String(decoding: data, as: UTF8.self)
-            }
-        }
-        let targets: [(field: String, value: String)] = [("roomId", request.roomId), ("receiverId", request.receiverId), ("groupId", request.groupId)]
-            .compactMap { field, value in value.map { (field, $0) } }
-        if targets.isEmpty {
-            validator.fail("roomId", "one of roomId, receiverId or groupId is required")
-        } else if targets.count > 1 {
-            validator.fail(targets[1].field, "give only one of roomId, receiverId or groupId")
-        }
-        try validator.check()
-        let target = targets[0]
-        guard let resolver = resolver(for: target.field) else {
-            let module = Self.targetFields.first { $0.field == target.field }?.module ?? "?"
-            throw APIError.validation(field: target.field, "messages to \(target.field) need the '\(module)' module, which is not enabled")
-        }
-        guard let targetID = ParleyID.normalized(target.value) else {
-            throw APIError.validation(field: target.field, "must be a UUID")
-        }
-        let channelID = try await resolver(targetID, senderID)
-
-        let id = ParleyID.make()
-        let now = Timestamp.nowMillis()
-        let metadataJSON = metadataText
-        let kind = channelKind(forTarget: target.field)
-        let message = try await storage.write { db -> Message in
-            if let parentID {
-                guard let parent = try db.queryOne("SELECT channel_id FROM messages WHERE id = ?", [parentID]),
-                      parent.string("channel_id") == channelID
-                else { throw APIError.validation(field: "parentId", "must be a message in the same conversation") }
-            }
-            try db.execute(
-                """
-                INSERT INTO messages (id, channel_id, sender_id, content, type, parent_id, metadata, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, channelID, senderID, content, type, parentID, metadataJSON, now, now])
-            // Built from what was just written rather than read back: one statement less per message.
-            return Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, content: content, type: type,
-                           parentId: parentID, metadata: metadata, createdAt: now)
-        }
-        do {
-            hub.publish(try OutboundEvent("message:received", message), topic: Self.topic(channelID), exceptConnection: exceptConnection)
-        } catch {
-            logger.error("could not encode message:received: \(error)")
-        }
-        return message
     }
 }

@@ -32,36 +32,83 @@ public struct Channel: Sendable, Equatable {
         """
 }
 
-/// A stored message as clients see it. The target field of its channel's kind (`roomId`, `groupId`, ...)
-/// carries the channel id, as in seed 001's payloads.
+/// A member of a channel with their role and read positions (message ids: ids are time-ordered).
+public struct ChannelMember: Sendable, Equatable {
+    public let userID: String
+    public let role: String
+    public let joinedAt: Int64
+    public let lastReadID: String?
+    public let lastDeliveredID: String?
+
+    init(row: SQLRow) {
+        userID = row.string("user_id")
+        role = row.string("role")
+        joinedAt = row.int("joined_at")
+        lastReadID = row.optionalString("last_read_id")
+        lastDeliveredID = row.optionalString("last_delivered_id")
+    }
+
+    static let columns = "user_id, role, joined_at, last_read_id, last_delivered_id"
+}
+
+/// A channel as one member sees it in a list: its members, newest message and their unread count.
+public struct ChannelSummary: Sendable {
+    public let channel: Channel
+    public let memberIDs: [String]
+    public let lastMessage: Message?
+    public let unreadCount: Int
+    /// Newest message time, or the channel's creation when it has none (the list's order).
+    public let lastActivityAt: Int64
+}
+
+/// Reactions on a message, one entry per emoji, in the order each emoji was first used.
+public struct ReactionSummary: Sendable, Equatable, Encodable {
+    public let emoji: String
+    public let count: Int
+    public let userIds: [String]
+}
+
+/// A stored message as clients see it. The target field of its channel's kind (`roomId`, `groupId`,
+/// `receiverId` + `conversationId`) is filled, as in seed 001's payloads. A deleted message stays as a
+/// tombstone (`isDeleted`, empty content) so history and clients keep their place.
 public struct Message: Sendable, Equatable, Encodable {
     public let id: String
     public let channelId: String
     public let channelKind: String
     public let senderId: String
-    public let content: String
+    public let receiverId: String?
+    public internal(set) var content: String
     public let type: String
-    public let status: String
+    public internal(set) var status: String
     public let parentId: String?
-    public let metadata: JSONValue
+    public internal(set) var replyCount: Int
+    public internal(set) var reactions: [ReactionSummary]
+    public internal(set) var metadata: JSONValue
     public let createdAt: Int64
-    public let updatedAt: Int64
-    public let editedAt: Int64?
+    public internal(set) var updatedAt: Int64
+    public internal(set) var editedAt: Int64?
+    public internal(set) var deletedAt: Int64?
 
-    init(id: String, channelId: String, channelKind: String, senderId: String, content: String, type: String,
-         parentId: String?, metadata: JSONValue, createdAt: Int64) {
+    public var isDeleted: Bool { deletedAt != nil }
+
+    init(id: String, channelId: String, channelKind: String, senderId: String, receiverId: String?, content: String,
+         type: String, parentId: String?, metadata: JSONValue, createdAt: Int64) {
         self.id = id
         self.channelId = channelId
         self.channelKind = channelKind
         self.senderId = senderId
+        self.receiverId = receiverId
         self.content = content
         self.type = type
         status = "SENT"
         self.parentId = parentId
+        replyCount = 0
+        reactions = []
         self.metadata = metadata
         self.createdAt = createdAt
         updatedAt = createdAt
         editedAt = nil
+        deletedAt = nil
     }
 
     init(row: SQLRow) {
@@ -69,25 +116,50 @@ public struct Message: Sendable, Equatable, Encodable {
         channelId = row.string("channel_id")
         channelKind = row.string("kind")
         senderId = row.string("sender_id")
-        content = row.string("content")
+        receiverId = row.optionalString("receiver_id")
         type = row.string("type")
-        status = "SENT"
+        status = row.string("status")
         parentId = row.optionalString("parent_id")
-        metadata = (row.optionalString("metadata").flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) })
-            ?? .object([:])
+        replyCount = Int(row.int("reply_count"))
+        reactions = []
         createdAt = row.int("created_at")
         updatedAt = row.int("updated_at")
         editedAt = row.optionalInt("edited_at")
+        deletedAt = row.optionalInt("deleted_at")
+        if deletedAt == nil {
+            content = row.string("content")
+            metadata = (row.optionalString("metadata").flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) })
+                ?? .object([:])
+        } else {
+            content = ""
+            metadata = .object([:])
+        }
     }
 
+    /// Status is derived from the other members' read positions: SEEN once every other member has read
+    /// past it, DELIVERED once every other member has received it, SENT before (and with nobody else there).
     static let columns = """
-        msg.id, msg.channel_id, ch.kind, msg.sender_id, msg.content, msg.type, msg.parent_id, msg.metadata,
-        msg.created_at, msg.updated_at, msg.edited_at
+        msg.id, msg.channel_id, ch.kind, msg.sender_id, msg.receiver_id, msg.content, msg.type, msg.parent_id,
+        msg.metadata, msg.created_at, msg.updated_at, msg.edited_at, msg.deleted_at,
+        (SELECT COUNT(*) FROM messages r WHERE r.parent_id = msg.id AND r.deleted_at IS NULL) AS reply_count,
+        CASE
+            WHEN NOT EXISTS (SELECT 1 FROM channel_members o WHERE o.channel_id = msg.channel_id AND o.user_id <> msg.sender_id)
+                THEN 'SENT'
+            WHEN NOT EXISTS (SELECT 1 FROM channel_members o WHERE o.channel_id = msg.channel_id AND o.user_id <> msg.sender_id
+                             AND (o.last_read_id IS NULL OR o.last_read_id < msg.id))
+                THEN 'SEEN'
+            WHEN NOT EXISTS (SELECT 1 FROM channel_members o WHERE o.channel_id = msg.channel_id AND o.user_id <> msg.sender_id
+                             AND (o.last_delivered_id IS NULL OR o.last_delivered_id < msg.id))
+                THEN 'DELIVERED'
+            ELSE 'SENT'
+        END AS status
         """
 
+    static let from = "FROM messages msg JOIN channels ch ON ch.id = msg.channel_id"
+
     enum CodingKeys: String, CodingKey {
-        case id, channelId, senderId, roomId, groupId, receiverId, content, type, status, parentId, metadata
-        case createdAt, updatedAt, editedAt
+        case id, channelId, senderId, roomId, groupId, receiverId, conversationId, content, type, status, parentId
+        case replyCount, reactions, metadata, createdAt, updatedAt, editedAt, isDeleted, deletedAt
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -97,15 +169,20 @@ public struct Message: Sendable, Equatable, Encodable {
         try c.encode(senderId, forKey: .senderId)
         try c.encode(channelKind == "room" ? channelId : nil, forKey: .roomId)
         try c.encode(channelKind == "group" ? channelId : nil, forKey: .groupId)
-        try c.encode(Optional<String>.none, forKey: .receiverId)
+        try c.encode(receiverId, forKey: .receiverId)
+        try c.encode(channelKind == "direct" ? channelId : nil, forKey: .conversationId)
         try c.encode(content, forKey: .content)
         try c.encode(type, forKey: .type)
         try c.encode(status, forKey: .status)
         try c.encode(parentId, forKey: .parentId)
+        try c.encode(replyCount, forKey: .replyCount)
+        try c.encode(reactions, forKey: .reactions)
         try c.encode(metadata, forKey: .metadata)
         try c.encode(Timestamp.iso(createdAt), forKey: .createdAt)
         try c.encode(Timestamp.iso(updatedAt), forKey: .updatedAt)
         try c.encode(editedAt.map(Timestamp.iso), forKey: .editedAt)
+        try c.encode(isDeleted, forKey: .isDeleted)
+        try c.encode(deletedAt.map(Timestamp.iso), forKey: .deletedAt)
     }
 }
 

@@ -2,11 +2,82 @@ import Foundation
 import ParleyKernel
 
 extension MessagingModule {
-    func registerEvents(_ registrar: ModuleRegistrar, channels: ChannelService) {
-        // The sending connection gets the stored message as its ack; every other connection of every member
-        // (the sender's other devices included) gets `message:received`.
+    struct MessageRef: Decodable, Sendable {
+        let messageId: String?
+        let content: String?
+        let emoji: String?
+        /// `message:reaction`: `add` (default) or `remove`. `message:read`: DELIVERED or SEEN (default).
+        let action: String?
+        let status: String?
+    }
+
+    struct TypingTarget: Decodable, Sendable {
+        let roomId: String?
+        let receiverId: String?
+        let groupId: String?
+    }
+
+    func registerEvents(_ registrar: ModuleRegistrar, channels: ChannelService, typing: TypingTracker) {
+        // The sending connection gets the stored message as its ack and as `message:sent` (seed 001's
+        // confirmation, for clients that emit without an ack); every other connection of every member (the
+        // sender's other devices included) gets `message:received`.
         registrar.on("message:send", ChannelService.SendRequest.self) { request, context in
-            try await channels.send(request, senderID: context.userID, exceptConnection: context.connection.id)
+            let message = try await channels.send(request, senderID: context.userID, exceptConnection: context.connection.id)
+            if let event = try? OutboundEvent("message:sent", message) {
+                channels.hub.send(event, toConnection: context.connection.id)
+            }
+            return message
         }
+        registrar.on("message:edit", MessageRef.self) { ref, context in
+            try await channels.edit(messageID: try Self.messageID(ref), content: ref.content, userID: context.userID)
+        }
+        registrar.on("message:delete", MessageRef.self) { ref, context in
+            let message = try await channels.delete(messageID: try Self.messageID(ref), userID: context.userID)
+            return ChannelService.MessageDeleted(message: message, deletedBy: context.userID)
+        }
+        registrar.on("message:reaction", MessageRef.self) { ref, context in
+            let id = try Self.messageID(ref)
+            switch ref.action ?? "add" {
+            case "add": return try await channels.react(messageID: id, emoji: ref.emoji, userID: context.userID, add: true)
+            case "remove": return try await channels.react(messageID: id, emoji: ref.emoji, userID: context.userID, add: false)
+            default: throw APIError.validation(field: "action", "must be add or remove")
+            }
+        }
+        registrar.on("message:read", MessageRef.self) { ref, context in
+            let id = try Self.messageID(ref)
+            guard let kind = ChannelService.ReceiptKind(rawValue: (ref.status ?? "SEEN").uppercased()) else {
+                throw APIError.validation(field: "status", "must be DELIVERED or SEEN")
+            }
+            return try await channels.receipt(messageID: id, userID: context.userID, kind: kind)
+        }
+        registrar.on("typing:start", TypingTarget.self) { target, context in
+            typing.start(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID))
+            return nil
+        }
+        registrar.on("typing:stop", TypingTarget.self) { target, context in
+            typing.stop(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID)
+                .with(typing: false))
+            return nil
+        }
+    }
+
+    static func messageID(_ ref: MessageRef) throws -> String {
+        var validator = Validator()
+        let id = validator.id("messageId", ref.messageId)
+        try validator.check()
+        return id ?? ""
+    }
+}
+
+extension ChannelService {
+    /// Resolves a typing target like a send (only someone who may post may type there).
+    func typingPayload(_ roomId: String?, _ receiverId: String?, _ groupId: String?, userID: String) async throws -> TypingPayload {
+        var validator = Validator()
+        let picked = Self.pickTarget(roomId: roomId, receiverId: receiverId, groupId: groupId, &validator)
+        try validator.check()
+        let (channelID, field, targetID) = try await resolve(picked!, userID: userID)
+        return TypingPayload(userId: userID, channelId: channelID, roomId: field == "roomId" ? channelID : nil,
+                             groupId: field == "groupId" ? channelID : nil, conversationId: field == "receiverId" ? channelID : nil,
+                             receiverId: field == "receiverId" ? targetID : nil, typing: true)
     }
 }

@@ -43,5 +43,55 @@ extension MessagingModule {
             "CREATE INDEX messages_channel ON messages(channel_id, id)",
             "CREATE INDEX messages_parent ON messages(parent_id)",
         ]),
+        // The full message model: tombstones, direct receivers, reactions, per-member read positions (unread
+        // counts and receipts are derived from these, never stored per message per user), unique channels
+        // (one direct channel per pair), and full-text search.
+        Migration("0002_message_model") { dialect in
+            var statements = [
+                "ALTER TABLE channels ADD COLUMN unique_key TEXT",
+                "CREATE UNIQUE INDEX channels_unique_key ON channels(unique_key)",
+                "ALTER TABLE channel_members ADD COLUMN last_read_id TEXT",
+                "ALTER TABLE channel_members ADD COLUMN last_delivered_id TEXT",
+                "ALTER TABLE messages ADD COLUMN receiver_id TEXT",
+                "ALTER TABLE messages ADD COLUMN deleted_at BIGINT",
+                "ALTER TABLE messages ADD COLUMN deleted_by TEXT",
+                """
+                CREATE TABLE message_reactions (
+                    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL,
+                    emoji TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (message_id, user_id, emoji)
+                )
+                """,
+            ]
+            switch dialect {
+            case .sqlite:
+                // An external-content FTS5 index kept in step by triggers: the text is stored once.
+                statements += [
+                    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
+                    "INSERT INTO messages_fts(rowid, content) SELECT rowid, content FROM messages",
+                    """
+                    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                        INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, new.content);
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+                        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+                        INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, new.content);
+                    END
+                    """,
+                ]
+            case .postgres:
+                statements.append("CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', content))")
+            }
+            return statements
+        },
     ]
 }

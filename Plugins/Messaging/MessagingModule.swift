@@ -12,18 +12,35 @@ public struct MessagingModule: ParleyModule {
         public var maxContentLength = 5000
         /// Largest `metadata` object, in bytes of JSON.
         public var maxMetadataBytes = 16 * 1024
+        /// A typist silent this long is announced stopped (`typing:stop`) without asking.
+        public var typingTimeoutSeconds = 5.0
+        /// Repeated `typing:start` from one user in one channel is forwarded at most this often.
+        public var typingThrottleMilliseconds = 2000
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case maxContentLength = "max_content_length"
             case maxMetadataBytes = "max_metadata_bytes"
+            case typingTimeoutSeconds = "typing_timeout_seconds"
+            case typingThrottleMilliseconds = "typing_throttle_ms"
         }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             maxContentLength = try c.decodeIfPresent(Int.self, forKey: .maxContentLength) ?? maxContentLength
             maxMetadataBytes = try c.decodeIfPresent(Int.self, forKey: .maxMetadataBytes) ?? maxMetadataBytes
+            typingTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .typingTimeoutSeconds) ?? typingTimeoutSeconds
+            typingThrottleMilliseconds = try c.decodeIfPresent(Int.self, forKey: .typingThrottleMilliseconds) ?? typingThrottleMilliseconds
+            guard maxContentLength >= 1 else {
+                throw ConfigError(path: "modules.messaging.max_content_length", message: "must be at least 1")
+            }
+            guard typingTimeoutSeconds > 0, typingTimeoutSeconds <= 300 else {
+                throw ConfigError(path: "modules.messaging.typing_timeout_seconds", message: "must be between 0 and 300")
+            }
+            guard typingThrottleMilliseconds >= 0 else {
+                throw ConfigError(path: "modules.messaging.typing_throttle_ms", message: "must not be negative")
+            }
         }
     }
 
@@ -40,6 +57,8 @@ public struct MessagingModule: ParleyModule {
         registrar.connectionTopics { identity in try await channels.channelTopics(userID: identity.userID) }
         registrar.presenceAudience { userID in try await channels.coMembers(userID: userID) }
         registerRoutes(registrar.authenticatedRoutes(), channels: channels)
-        registerEvents(registrar, channels: channels)
+        let typing = TypingTracker(hub: registrar.hub, timeout: .milliseconds(Int(configuration.typingTimeoutSeconds * 1000)),
+                                   throttle: .milliseconds(configuration.typingThrottleMilliseconds))
+        registerEvents(registrar, channels: channels, typing: typing)
     }
 }

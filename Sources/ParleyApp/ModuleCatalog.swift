@@ -1,4 +1,6 @@
 import ParleyKernel
+import ParleyDirect
+import ParleyGroups
 import ParleyMessaging
 import ParleyRooms
 import ParleySocketIOConformance
@@ -9,6 +11,8 @@ extension ModuleCatalog {
     public static let parley = ModuleCatalog([
         ModuleDescriptor(MessagingModule.self),
         ModuleDescriptor(RoomsModule.self),
+        ModuleDescriptor(DirectModule.self),
+        ModuleDescriptor(GroupsModule.self),
         ModuleDescriptor(SocketIOConformanceModule.self),
     ])
 }

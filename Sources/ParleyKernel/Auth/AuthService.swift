@@ -185,6 +185,33 @@ public final class AuthService: Sendable {
         try await storage.read { db in try Self.fetchUser(db, id: id) }
     }
 
+    /// A live account by e-mail (case-insensitive), for modules that address people by e-mail (document 003).
+    public func user(email: String) async throws -> User? {
+        let key = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return try await storage.read { db in
+            try db.queryOne("SELECT \(User.columns) FROM users WHERE email_key = ? AND deleted_at IS NULL", [key]).map(User.init(row:))
+        }
+    }
+
+    /// Users by id, deleted accounts included (their scrubbed profile), for rendering participants.
+    public func users(ids: some Collection<String>) async throws -> [String: User] {
+        let list = Array(Set(ids))
+        guard !list.isEmpty else { return [:] }
+        return try await storage.read { db in
+            var result: [String: User] = [:]
+            // Chunks keep the statement under SQLite's bound-parameter limit.
+            for start in stride(from: 0, to: list.count, by: 500) {
+                let chunk = Array(list[start..<min(start + 500, list.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                for row in try db.query("SELECT \(User.columns) FROM users WHERE id IN (\(marks))", chunk) {
+                    let user = User(row: row)
+                    result[user.id] = user
+                }
+            }
+            return result
+        }
+    }
+
     func updateProfile(id: String, username: String?, avatar: String??, statusMessage: String??) async throws -> User {
         let now = Timestamp.nowMillis()
         do {

@@ -65,7 +65,16 @@ public enum HistoryCursor: Sendable, Equatable {
     case before(String)
     case after(String)
 
+    /// `before` / `after` take a message id; `cursor` (document 004's name) is `before` by another name.
     public static func parse(_ query: Parameters) throws -> HistoryCursor {
+        let cursor = query["cursor"].map(String.init)
+        if cursor != nil, query["before"] != nil || query["after"] != nil {
+            throw APIError.validation(field: "cursor", "use one of cursor, before or after")
+        }
+        if let cursor {
+            guard let id = ParleyID.normalized(cursor) else { throw APIError.validation(field: "cursor", "must be a message id") }
+            return .before(id)
+        }
         let before = query["before"].map(String.init)
         let after = query["after"].map(String.init)
         if before != nil, after != nil {

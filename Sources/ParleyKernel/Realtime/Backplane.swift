@@ -4,7 +4,7 @@ import Synchronization
 /// What travels between Parley nodes: every publish and subscription change goes through the backplane, so a
 /// cross-node implementation (PostgreSQL LISTEN/NOTIFY) can replace the in-process one without touching modules.
 public enum BackplaneMessage: Sendable {
-    case publish(topic: String, event: OutboundEvent, exceptConnection: String?)
+    case publish(topic: String, event: OutboundEvent, exceptConnection: String?, exceptUser: String?)
     case subscribe(userID: String, topic: String)
     case unsubscribe(userID: String, topic: String)
     case closeSessions([String])

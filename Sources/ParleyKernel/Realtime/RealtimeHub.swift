@@ -110,7 +110,17 @@ public final class RealtimeHub: Sendable {
     // MARK: Publishing and subscriptions (cluster-wide through the backplane)
 
     public func publish(_ event: OutboundEvent, topic: String, exceptConnection: String? = nil) {
-        backplane.send(.publish(topic: topic, event: event, exceptConnection: exceptConnection))
+        backplane.send(.publish(topic: topic, event: event, exceptConnection: exceptConnection, exceptUser: nil))
+    }
+
+    /// Publishes to every connection on `topic` except those of one user (typing indicators: the others only).
+    public func publish(_ event: OutboundEvent, topic: String, exceptUser: String) {
+        backplane.send(.publish(topic: topic, event: event, exceptConnection: nil, exceptUser: exceptUser))
+    }
+
+    /// Sends to one connection of this node (a reply that is not an ack, e.g. `message:sent`).
+    public func send(_ event: OutboundEvent, toConnection connectionID: String) {
+        state.withLock { $0.connections[connectionID] }?.send(.event(event))
     }
 
     public func publish(_ event: OutboundEvent, toUsers users: some Sequence<String>) {
@@ -140,10 +150,14 @@ public final class RealtimeHub: Sendable {
     /// Local delivery of what the backplane carries.
     private func deliver(_ message: BackplaneMessage) {
         switch message {
-        case .publish(let topic, let event, let except):
+        case .publish(let topic, let event, let except, let exceptUser):
             let targets = state.withLock { state -> [RealtimeConnection] in
                 guard let members = state.topicMembers[topic] else { return [] }
-                return members.compactMap { $0 == except ? nil : state.connections[$0] }
+                guard let exceptUser else { return members.compactMap { $0 == except ? nil : state.connections[$0] } }
+                return members.compactMap { id in
+                    guard id != except, let connection = state.connections[id], connection.userID != exceptUser else { return nil }
+                    return connection
+                }
             }
             for connection in targets { connection.send(.event(event)) }
         case .subscribe(let userID, let topic):

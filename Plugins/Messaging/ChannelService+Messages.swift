@@ -1,0 +1,224 @@
+import Foundation
+import ParleyKernel
+
+extension ChannelService {
+    // MARK: Messages
+
+    public func message(id: String) async throws -> Message? {
+        try await storage.read { db in try Self.fetchMessage(db, id: id) }
+    }
+
+    static func fetchMessage(_ db: any SQLExecutor, id: String) throws -> Message? {
+        guard var message = try db.queryOne("SELECT \(Message.columns) \(Message.from) WHERE msg.id = ?", [id]).map(Message.init(row:))
+        else { return nil }
+        try attachReactions(db, to: &message)
+        return message
+    }
+
+    static func attachReactions(_ db: any SQLExecutor, to message: inout Message) throws {
+        var one = [message]
+        try attachReactions(db, to: &one)
+        message = one[0]
+    }
+
+    /// Fills `reactions` for a page of messages with one query.
+    static func attachReactions(_ db: any SQLExecutor, to messages: inout [Message]) throws {
+        let ids = messages.filter { !$0.isDeleted }.map(\.id)
+        guard !ids.isEmpty else { return }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let rows = try db.query(
+            "SELECT message_id, emoji, user_id FROM message_reactions WHERE message_id IN (\(marks)) ORDER BY created_at, user_id", ids)
+        var byMessage: [String: [(emoji: String, user: String)]] = [:]
+        for row in rows { byMessage[row.string("message_id"), default: []].append((row.string("emoji"), row.string("user_id"))) }
+        for index in messages.indices {
+            guard let list = byMessage[messages[index].id] else { continue }
+            var order: [String] = []
+            var users: [String: [String]] = [:]
+            for (emoji, user) in list {
+                if users[emoji] == nil { order.append(emoji) }
+                users[emoji, default: []].append(user)
+            }
+            messages[index].reactions = order.map { ReactionSummary(emoji: $0, count: users[$0]!.count, userIds: users[$0]!) }
+        }
+    }
+
+    /// A message the caller may read (they belong to its channel); 404 otherwise, existing or not.
+    public func readableMessage(id: String, userID: String) async throws -> Message {
+        guard let message = try await message(id: id), try await isMember(channelID: message.channelId, userID: userID)
+        else { throw APIError.notFound("Message not found") }
+        return message
+    }
+
+    /// A page of a channel's history: by page number, or by cursor (`before`/`after` a message id).
+    public func history(channelID: String, page: PageRequest, cursor: HistoryCursor) async throws -> HistoryPage {
+        try await storage.read { db in
+            let select = "SELECT \(Message.columns) \(Message.from) WHERE msg.channel_id = ?"
+            let total = try db.count("SELECT COUNT(*) FROM messages WHERE channel_id = ?", [channelID])
+            var rows: [SQLRow]
+            switch cursor {
+            case .none:
+                rows = try db.query("\(select) ORDER BY msg.id DESC LIMIT ? OFFSET ?", [channelID, page.limit + 1, page.offset])
+            case .before(let id):
+                rows = try db.query("\(select) AND msg.id < ? ORDER BY msg.id DESC LIMIT ?", [channelID, id, page.limit + 1])
+            case .after(let id):
+                rows = try db.query("\(select) AND msg.id > ? ORDER BY msg.id ASC LIMIT ?", [channelID, id, page.limit + 1])
+            }
+            // One extra row tells whether there is more in the direction of travel.
+            let hasMore = rows.count > page.limit
+            if hasMore { rows.removeLast() }
+            var messages = rows.map(Message.init(row:))
+            try Self.attachReactions(db, to: &messages)
+            if case .after = cursor { messages.reverse() }  // now newest first, like the other modes
+            let newest = messages.first?.id
+            let oldest = messages.last?.id
+            var olderCursor: String?
+            var newerCursor: String?
+            switch cursor {
+            case .none:
+                olderCursor = hasMore ? oldest : nil
+                newerCursor = page.offset > 0 ? newest : nil
+            case .before:
+                olderCursor = hasMore ? oldest : nil
+                newerCursor = newest
+            case .after:
+                olderCursor = oldest
+                newerCursor = hasMore ? newest : nil
+            }
+            if messages.isEmpty { olderCursor = nil; newerCursor = nil }
+            if page.ascending { messages.reverse() }
+            return HistoryPage(messages: messages, total: total, olderCursor: olderCursor, newerCursor: newerCursor)
+        }
+    }
+
+    /// A thread: the replies to a message the caller can read, oldest first by default.
+    public func replies(to parentID: String, userID: String, page: PageRequest) async throws -> ([Message], Int) {
+        _ = try await readableMessage(id: parentID, userID: userID)
+        let order = page.ascending ? "ASC" : "DESC"
+        return try await storage.read { db in
+            let total = try db.count("SELECT COUNT(*) FROM messages WHERE parent_id = ?", [parentID])
+            var messages = try db.query("SELECT \(Message.columns) \(Message.from) WHERE msg.parent_id = ? ORDER BY msg.id \(order) LIMIT ? OFFSET ?",
+                                        [parentID, page.limit, page.offset]).map(Message.init(row:))
+            try Self.attachReactions(db, to: &messages)
+            return (messages, total)
+        }
+    }
+
+    /// A validated send request (REST body or `message:send` data).
+    public struct SendRequest: Decodable, Sendable {
+        public let content: String?
+        public let type: String?
+        public let roomId: String?
+        public let receiverId: String?
+        public let groupId: String?
+        public let parentId: String?
+        public let metadata: JSONValue?
+
+        public init(content: String?, type: String? = nil, roomId: String? = nil, receiverId: String? = nil, groupId: String? = nil,
+                    parentId: String? = nil, metadata: JSONValue? = nil) {
+            self.content = content
+            self.type = type
+            self.roomId = roomId
+            self.receiverId = receiverId
+            self.groupId = groupId
+            self.parentId = parentId
+            self.metadata = metadata
+        }
+    }
+
+    /// Validates, resolves the target channel, commits the message, then fans it out as `message:received`.
+    /// Returns only after the commit: an acknowledged message is a stored message.
+    public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
+        var validator = Validator()
+        let content = request.content ?? ""
+        if request.content == nil {
+            validator.fail("content", "is required")
+        } else if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            validator.fail("content", "must not be empty")
+        } else if content.count > configuration.maxContentLength {
+            validator.fail("content", "must be at most \(configuration.maxContentLength) characters")
+        }
+        let type = request.type ?? MessageType.TEXT.rawValue
+        if MessageType(rawValue: type) == nil {
+            validator.fail("type", "must be one of \(MessageType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let parentID = validator.id("parentId", request.parentId, required: false)
+        var metadataText = "{}"
+        let metadata: JSONValue = request.metadata.flatMap { $0 == .null ? nil : $0 } ?? .object([:])
+        if let metadata = request.metadata, metadata != .null {
+            if !metadata.isObject {
+                validator.fail("metadata", "must be an object")
+            } else if let data = try? JSONBody.encode(metadata) {
+                if data.count > configuration.maxMetadataBytes {
+                    validator.fail("metadata", "must be at most \(configuration.maxMetadataBytes) bytes as JSON")
+                }
+                metadataText = String(decoding: data, as: UTF8.self)
+            }
+        }
+        let picked = Self.pickTarget(roomId: request.roomId, receiverId: request.receiverId, groupId: request.groupId, &validator)
+        try validator.check()
+        let (channelID, target, targetID) = try await resolve(picked!, userID: senderID)
+
+        let id = ParleyID.make()
+        let now = Timestamp.nowMillis()
+        let metadataJSON = metadataText
+        let kind = channelKind(forTarget: target)
+        let receiverID = target == "receiverId" ? targetID : nil
+        let message = try await storage.write { db -> Message in
+            if let parentID {
+                guard let parent = try db.queryOne("SELECT channel_id, deleted_at FROM messages WHERE id = ?", [parentID]),
+                      parent.string("channel_id") == channelID, parent.optionalInt("deleted_at") == nil
+                else { throw APIError.validation(field: "parentId", "must be a message in the same conversation") }
+            }
+            try db.execute(
+                """
+                INSERT INTO messages (id, channel_id, sender_id, receiver_id, content, type, parent_id, metadata, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [id, channelID, senderID, receiverID, content, type, parentID, metadataJSON, now, now])
+            // The sender has read everything up to their own message.
+            try db.execute(
+                """
+                UPDATE channel_members SET last_read_id = ?, last_delivered_id = ?
+                WHERE channel_id = ? AND user_id = ? AND (last_read_id IS NULL OR last_read_id < ?)
+                """, [id, id, channelID, senderID, id])
+            // Built from what was just written rather than read back: one statement less per message.
+            return Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, receiverId: receiverID,
+                           content: content, type: type, parentId: parentID, metadata: metadata, createdAt: now)
+        }
+        do {
+            hub.publish(try OutboundEvent("message:received", message), topic: Self.topic(channelID), exceptConnection: exceptConnection)
+        } catch {
+            logger.error("could not encode message:received: \(error)")
+        }
+        return message
+    }
+
+    /// Exactly one of the target fields, recorded as a field error otherwise.
+    static func pickTarget(roomId: String?, receiverId: String?, groupId: String?, _ validator: inout Validator)
+        -> (field: String, value: String)? {
+        let targets: [(field: String, value: String)] = [("roomId", roomId), ("receiverId", receiverId), ("groupId", groupId)]
+            .compactMap { field, value in value.map { (field, $0) } }
+        if targets.isEmpty {
+            validator.fail("roomId", "one of roomId, receiverId or groupId is required")
+            return nil
+        }
+        if targets.count > 1 {
+            validator.fail(targets[1].field, "give only one of roomId, receiverId or groupId")
+            return nil
+        }
+        return targets[0]
+    }
+
+    /// The channel behind a target field, through the resolver its module registered (which checks that
+    /// `userID` may post there). A target whose module is off is a 400 naming the field.
+    func resolve(_ target: (field: String, value: String), userID: String) async throws
+        -> (channelID: String, field: String, targetID: String) {
+        guard let resolver = resolver(for: target.field) else {
+            let module = Self.targetFields.first { $0.field == target.field }?.module ?? "?"
+            throw APIError.validation(field: target.field, "messages to \(target.field) need the '\(module)' module, which is not enabled")
+        }
+        guard let targetID = ParleyID.normalized(target.value) else {
+            throw APIError.validation(field: target.field, "must be a UUID")
+        }
+        return (try await resolver(targetID, userID), target.field, targetID)
+    }
+}
