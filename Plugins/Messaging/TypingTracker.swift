@@ -62,7 +62,7 @@ final class TypingTracker: Sendable {
                         guard let entry = entries[key], entry.deadline <= ContinuousClock.now else { return nil }
                         return entries.removeValue(forKey: key)
                     }
-                    if let removed { self.emit("typing:stop", removed.payload) }
+                    if let removed { self.emit("typing:stop", removed.payload.with(typing: false)) }
                     if removed != nil { return }
                     continue
                 }
