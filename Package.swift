@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // The kernel: connections, auth, routing, storage interface, realtime hub. No feature code.
@@ -80,6 +81,33 @@ let package = Package(
             path: "Plugins/Groups",
             swiftSettings: swiftSettings
         ),
+        // libmagic, from the system (Debian's libmagic-dev): the files module's MIME detection.
+        .systemLibrary(
+            name: "CMagic",
+            path: "Sources/CMagic",
+            pkgConfig: "libmagic",
+            providers: [.apt(["libmagic-dev"])]
+        ),
+        .target(
+            name: "ParleyFiles",
+            dependencies: [
+                "ParleyKernel", "ParleyMessaging", "CMagic",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+            ],
+            path: "Plugins/Files",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParleyCalls",
+            dependencies: [
+                "ParleyKernel", "ParleyMessaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Plugins/Calls",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ParleySocketIOConformance",
             dependencies: ["ParleyKernel"],
@@ -90,7 +118,8 @@ let package = Package(
         .target(
             name: "ParleyApp",
             dependencies: [
-                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleySocketIOConformance",
+                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyFiles", "ParleyCalls",
+                "ParleySocketIOConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -143,7 +172,8 @@ let package = Package(
         .testTarget(
             name: "ParleyModuleTests",
             dependencies: [
-                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyTestSupport",
+                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyFiles", "ParleyCalls",
+                "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ],

@@ -1,5 +1,7 @@
 import ParleyKernel
+import ParleyCalls
 import ParleyDirect
+import ParleyFiles
 import ParleyGroups
 import ParleyMessaging
 import ParleyRooms
@@ -13,6 +15,8 @@ extension ModuleCatalog {
         ModuleDescriptor(RoomsModule.self),
         ModuleDescriptor(DirectModule.self),
         ModuleDescriptor(GroupsModule.self),
+        ModuleDescriptor(FilesModule.self),
+        ModuleDescriptor(CallsModule.self),
         ModuleDescriptor(SocketIOConformanceModule.self),
     ])
 }
