@@ -2,10 +2,12 @@ import Foundation
 import ParleyKernel
 import ParleyMessaging
 
-/// Placeholder while the module is being built; registers nothing yet.
+/// Direct messages (seed 001) and conversations (documents 003/004): the one channel between two users,
+/// created on first use. A conversation is a messaging channel of kind `direct`; this module is its policy
+/// and API. Messaging yourself is allowed (a notes-to-self conversation with one member, as in Slack).
 public struct DirectModule: ParleyModule {
     public static let id = "direct"
-    public static let summary = "(in progress)"
+    public static let summary = "direct messages: one conversation per pair of users, conversation list, unread counts"
     public static let dependencies: [ModuleDependency] = [.requires("messaging")]
 
     public struct Configuration: Decodable, Sendable {
@@ -14,5 +16,17 @@ public struct DirectModule: ParleyModule {
 
     public init(configuration: Configuration) {}
 
-    public func register(with registrar: ModuleRegistrar) throws {}
+    public func register(with registrar: ModuleRegistrar) throws {
+        guard let channels = registrar.service(ChannelService.self) else {
+            throw BootError.configuration("direct: the messaging module's ChannelService is missing")
+        }
+        let direct = DirectService(channels: channels, auth: registrar.kernel.auth)
+        // `receiverId` on `POST /messages`, `message:send` and `typing:start` lands here: the pair's channel,
+        // opened on first use. Anyone signed in may write to any live account.
+        channels.registerTarget(field: "receiverId") { receiverID, senderID in
+            try await direct.open(userID: senderID, with: receiverID).channel.id
+        }
+        registerRoutes(registrar.authenticatedRoutes(), direct: direct)
+        registerEvents(registrar, direct: direct)
+    }
 }

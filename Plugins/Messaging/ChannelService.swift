@@ -148,7 +148,8 @@ public final class ChannelService: Sendable {
     }
 
     /// One member's view of their channels of `kind`: members, newest message and unread count, most recent
-    /// activity first (conversation lists).
+    /// activity first (conversation lists). Message and channel ids are both time-ordered, so the newest
+    /// message's id (or the channel's own, when it has none) orders activity exactly, ties included.
     public func summaries(kind: String, userID: String, page: PageRequest) async throws -> ([ChannelSummary], Int) {
         try await storage.read { db in
             let total = try db.count(
@@ -164,7 +165,7 @@ public final class ChannelService: Sendable {
                         AND (me.last_read_id IS NULL OR u.id > me.last_read_id)) AS unread
                 FROM channel_members me JOIN channels c ON c.id = me.channel_id
                 WHERE me.user_id = ? AND c.kind = ?
-                ORDER BY last_activity DESC, c.id DESC LIMIT ? OFFSET ?
+                ORDER BY COALESCE(last_message_id, c.id) DESC LIMIT ? OFFSET ?
                 """, [userID, kind, page.limit, page.offset])
             var summaries: [ChannelSummary] = []
             for row in rows {
