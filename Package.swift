@@ -94,6 +94,8 @@ let package = Package(
                 "ParleyKernel", "ParleyMessaging", "CMagic",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Plugins/Files",
             swiftSettings: swiftSettings

@@ -158,10 +158,19 @@ extension ChannelService {
         try validator.check()
         let (channelID, target, targetID) = try await resolve(picked!, userID: senderID)
 
+        let kind = channelKind(forTarget: target)
+        let hooks = sendHooks.withLock { $0 }
+        var draft = MessageDraft(channelID: channelID, channelKind: kind, senderID: senderID, type: type, content: content,
+                                 metadata: metadata)
+        var metadataJSON = metadataText
+        if !hooks.isEmpty {
+            for hook in hooks { try await hook.validate(&draft) }
+            metadataJSON = String(decoding: try JSONBody.encode(draft.metadata), as: UTF8.self)
+        }
+        let finalMetadata = draft.metadata
+        let storedMetadata = metadataJSON
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
-        let metadataJSON = metadataText
-        let kind = channelKind(forTarget: target)
         let receiverID = target == "receiverId" ? targetID : nil
         let message = try await storage.write { db -> Message in
             if let parentID {
@@ -173,7 +182,7 @@ extension ChannelService {
                 """
                 INSERT INTO messages (id, channel_id, sender_id, receiver_id, content, type, parent_id, metadata, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, channelID, senderID, receiverID, content, type, parentID, metadataJSON, now, now])
+                """, [id, channelID, senderID, receiverID, content, type, parentID, storedMetadata, now, now])
             // The sender has read everything up to their own message.
             try db.execute(
                 """
@@ -181,9 +190,12 @@ extension ChannelService {
                 WHERE channel_id = ? AND user_id = ? AND (last_read_id IS NULL OR last_read_id < ?)
                 """, [id, id, channelID, senderID, id])
             // Built from what was just written rather than read back: one statement less per message.
-            return Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, receiverId: receiverID,
-                           content: content, type: type, parentId: parentID, metadata: metadata, createdAt: now)
+            let message = Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, receiverId: receiverID,
+                                  content: content, type: type, parentId: parentID, metadata: finalMetadata, createdAt: now)
+            for hook in hooks { try hook.inTransaction(message, db) }
+            return message
         }
+        for hook in hooks { await hook.committed(message) }
         do {
             hub.publish(try OutboundEvent("message:received", message), topic: Self.topic(channelID), exceptConnection: exceptConnection)
         } catch {

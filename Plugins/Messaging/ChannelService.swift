@@ -18,6 +18,7 @@ public final class ChannelService: Sendable {
     let logger: Logger
     let configuration: MessagingModule.Configuration
     private let resolvers = Mutex<[String: ResolverBox]>([:])
+    let sendHooks = Mutex<[any MessageSendHook]>([])
 
     init(storage: any Storage, hub: RealtimeHub, configuration: MessagingModule.Configuration, logger: Logger) {
         self.storage = storage
