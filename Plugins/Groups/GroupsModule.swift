@@ -2,11 +2,17 @@ import Foundation
 import ParleyKernel
 import ParleyMessaging
 
-/// Placeholder while the module is being built; registers nothing yet.
+/// Groups (seed 001, document 004): member-managed channels with an OWNER, ADMINs and MEMBERs, in three
+/// kinds of visibility. PRIVATE groups are seen and read by members only; PUBLIC groups can be found, viewed
+/// and joined by anyone signed in (their messages stay members-only); SECRET groups do not exist for anyone
+/// outside them (404 everywhere, never listed). A group is a messaging channel of kind `group` plus a row
+/// of this module's own (`group_details`: type, cover); this module is the policy and the API.
 public struct GroupsModule: ParleyModule {
     public static let id = "groups"
-    public static let summary = "(in progress)"
+    public static let summary = "groups: private, public and secret groups with owner/admin/member roles, group history"
     public static let dependencies: [ModuleDependency] = [.requires("messaging")]
+    /// Must be exactly `group`: the messaging module renders `groupId` on messages of this kind.
+    static let kind = "group"
 
     public struct Configuration: Decodable, Sendable {
         public init() {}
@@ -14,5 +20,19 @@ public struct GroupsModule: ParleyModule {
 
     public init(configuration: Configuration) {}
 
-    public func register(with registrar: ModuleRegistrar) throws {}
+    public func register(with registrar: ModuleRegistrar) throws {
+        guard let channels = registrar.service(ChannelService.self) else {
+            throw BootError.configuration("groups: the messaging module's ChannelService is missing")
+        }
+        registrar.migrations(Self.migrations)
+        let groups = GroupService(channels: channels, storage: registrar.storage, hub: registrar.hub, auth: registrar.kernel.auth,
+                                  logger: registrar.logger)
+        // `groupId` on `POST /messages`, `message:send` and `typing:start`: members only.
+        channels.registerTarget(field: "groupId") { groupID, senderID in
+            try await groups.requireMembership(groupID: groupID, userID: senderID)
+            return groupID
+        }
+        registerRoutes(registrar.authenticatedRoutes(), groups: groups)
+        registerEvents(registrar, groups: groups)
+    }
 }

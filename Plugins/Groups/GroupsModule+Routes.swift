@@ -1,0 +1,235 @@
+import Foundation
+import Hummingbird
+import ParleyKernel
+import ParleyMessaging
+
+extension GroupsModule {
+    /// `title` (seed 001) or `name` (document 004) names the group.
+    struct CreateGroupBody: Decodable {
+        let title: String?
+        let name: String?
+        let description: String?
+        let cover: String?
+        let type: String?
+    }
+
+    struct PatchGroupBody: Decodable {
+        let title: String?
+        let name: String?
+        let description: String??
+        let cover: String??
+        let type: String?
+
+        enum CodingKeys: String, CodingKey { case title, name, description, cover, type }
+
+        // Distinguishes "absent" (leave as is) from `null` (clear it).
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            title = try c.decodeIfPresent(String.self, forKey: .title)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            description = c.contains(.description) ? .some(try c.decodeIfPresent(String.self, forKey: .description)) : .none
+            cover = c.contains(.cover) ? .some(try c.decodeIfPresent(String.self, forKey: .cover)) : .none
+            type = try c.decodeIfPresent(String.self, forKey: .type)
+        }
+    }
+
+    /// `userId` (seed 001) or `user_id` (document 004).
+    struct AddMemberBody: Decodable {
+        let userId: String?
+        let user_id: String?
+        let role: String?
+    }
+
+    struct RoleBody: Decodable {
+        let role: String?
+    }
+
+    /// `POST /groups/{groupID}/messages`: the group comes from the path.
+    struct GroupMessageBody: Decodable {
+        let content: String?
+        let type: String?
+        let parentId: String?
+        let metadata: JSONValue?
+    }
+
+    func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, groups: GroupService) {
+        routes.post("groups") { request, context -> Envelope<Group> in
+            let body = try await request.decodeJSON(CreateGroupBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let title = validator.requiredString(body.title == nil && body.name != nil ? "name" : "title", body.title ?? body.name,
+                                                 length: 1...100)
+            let description = Self.description(body.description, &validator)
+            let cover = Self.cover(body.cover, &validator)
+            let type = Self.groupType(body.type, &validator) ?? .PRIVATE
+            try validator.check()
+            let group = try await groups.create(title: title, description: description, cover: cover, type: type, userID: context.userID)
+            return Envelope(group, message: "Group created successfully", status: .created)
+        }
+
+        // The caller's groups; `?discover=true` lists PUBLIC groups instead (to find one to join).
+        routes.get("groups") { request, context -> Envelope<[Group]> in
+            let query = request.uri.queryParameters
+            let page = try PageRequest.parse(query, sortable: [("createdAt", "created_at")])
+            var discover = false
+            if let raw = query["discover"] {
+                switch raw.lowercased() {
+                case "true", "1": discover = true
+                case "false", "0": discover = false
+                default: throw APIError.validation(field: "discover", "must be true or false")
+                }
+            }
+            let (list, total) = discover
+                ? try await groups.discover(userID: context.userID, page: page)
+                : try await groups.mine(userID: context.userID, page: page)
+            return Envelope(list, message: "Groups retrieved successfully", pagination: page.pagination(total: total))
+        }
+
+        routes.get("groups/{groupID}") { _, context -> Envelope<Group> in
+            let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
+            try groups.requireViewer(access)
+            return Envelope(try await groups.details(access), message: "Group details retrieved successfully")
+        }
+
+        routes.patch("groups/{groupID}") { request, context -> Envelope<Group> in
+            let groupID = try Self.groupID(context)
+            let body = try await request.decodeJSON(PatchGroupBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let title = validator.optionalString(body.title == nil && body.name != nil ? "name" : "title", body.title ?? body.name,
+                                                 length: 1...100)
+            let description = body.description.map { Self.description($0, &validator) }
+            let cover = body.cover.map { Self.cover($0, &validator) }
+            let type = Self.groupType(body.type, &validator)
+            if title == nil, description == nil, cover == nil, type == nil, validator.errors.isEmpty {
+                validator.fail("body", "give at least one of title, description, cover or type")
+            }
+            try validator.check()
+            let access = try await groups.load(groupID: groupID, userID: context.userID)
+            try groups.requireViewer(access)
+            let group = try await groups.update(access, title: title, description: description, cover: cover, type: type, by: context.userID)
+            return Envelope(group, message: "Group updated successfully")
+        }
+
+        routes.delete("groups/{groupID}") { _, context -> EmptyEnvelope in
+            let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
+            try groups.requireViewer(access)
+            try await groups.delete(access, by: context.userID)
+            return .empty("Group deleted successfully")
+        }
+
+        routes.post("groups/{groupID}/members") { request, context -> Envelope<GroupMemberView> in
+            let groupID = try Self.groupID(context)
+            let body = try await request.decodeJSON(AddMemberBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            let userID = validator.id(body.userId == nil && body.user_id != nil ? "user_id" : "userId", body.userId ?? body.user_id)
+            let role = Self.grantableRole(body.role ?? GroupRole.member, &validator)
+            try validator.check()
+            let access = try await groups.load(groupID: groupID, userID: context.userID)
+            try groups.requireViewer(access)
+            let member = try await groups.addMember(access, userID: userID ?? "", role: role, by: context.userID)
+            return Envelope(member, message: "Member added successfully")
+        }
+
+        routes.patch("groups/{groupID}/members/{userID}") { request, context -> Envelope<GroupMemberView> in
+            let groupID = try Self.groupID(context)
+            let userID = try pathID(context.parameters.get("userID"), "Member")
+            let body = try await request.decodeJSON(RoleBody.self, limit: context.limits.maxBodyBytes)
+            var validator = Validator()
+            var role = GroupRole.member
+            if let raw = body.role { role = Self.grantableRole(raw, &validator) } else { validator.fail("role", "is required") }
+            try validator.check()
+            let access = try await groups.load(groupID: groupID, userID: context.userID)
+            try groups.requireViewer(access)
+            let member = try await groups.setRole(access, userID: userID, role: role, by: context.userID)
+            return Envelope(member, message: "Member role updated successfully")
+        }
+
+        routes.delete("groups/{groupID}/members/{userID}") { _, context -> EmptyEnvelope in
+            let groupID = try Self.groupID(context)
+            let userID = try pathID(context.parameters.get("userID"), "Member")
+            let access = try await groups.load(groupID: groupID, userID: context.userID)
+            try groups.requireViewer(access)
+            try await groups.removeMember(access, userID: userID, by: context.userID)
+            return .empty("Member removed successfully")
+        }
+
+        routes.post("groups/{groupID}/join") { _, context -> Envelope<Group> in
+            let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
+            return Envelope(try await groups.join(access, userID: context.userID), message: "Joined group successfully")
+        }
+
+        routes.post("groups/{groupID}/leave") { _, context -> EmptyEnvelope in
+            let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
+            try await groups.leave(access, userID: context.userID)
+            return .empty("Left group successfully")
+        }
+
+        // History: seed 001's path and document 004's, the same page/limit and before/after/cursor paging.
+        let history: @Sendable (Request, AuthenticatedContext) async throws -> Envelope<[Message]> = { request, context in
+            let groupID = try Self.groupID(context)
+            let query = request.uri.queryParameters
+            let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
+            let cursor = try HistoryCursor.parse(query)
+            try await groups.requireMembership(groupID: groupID, userID: context.userID)
+            let history = try await groups.channels.history(channelID: groupID, page: page, cursor: cursor)
+            return Envelope(history.messages, message: "Messages retrieved successfully",
+                            pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
+        }
+        routes.get("messages/group/{groupID}", use: history)
+        routes.get("groups/{groupID}/messages", use: history)
+
+        routes.post("groups/{groupID}/messages") { request, context -> Envelope<Message> in
+            let groupID = try Self.groupID(context)
+            let body = try await request.decodeJSON(GroupMessageBody.self, limit: context.limits.maxBodyBytes)
+            let message = try await groups.channels.send(
+                ChannelService.SendRequest(content: body.content, type: body.type, groupId: groupID, parentId: body.parentId,
+                                           metadata: body.metadata),
+                senderID: context.userID)
+            return Envelope(message, message: "Message sent successfully", status: .created)
+        }
+    }
+
+    static func groupID(_ context: AuthenticatedContext) throws -> String {
+        try pathID(context.parameters.get("groupID"), "Group")
+    }
+
+    /// Up to 500 characters; empty means none.
+    static func description(_ value: String?, _ validator: inout Validator) -> String? {
+        guard let text = validator.optionalString("description", value, length: 0...500), !text.isEmpty else { return nil }
+        return text
+    }
+
+    /// An http(s) URL of at most 2048 characters; empty means none.
+    static func cover(_ value: String?, _ validator: inout Validator) -> String? {
+        guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard text.count <= 2048 else {
+            validator.fail("cover", "must be at most 2048 characters")
+            return nil
+        }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty
+        else {
+            validator.fail("cover", "must be an http or https URL")
+            return nil
+        }
+        return text
+    }
+
+    static func groupType(_ value: String?, _ validator: inout Validator) -> GroupType? {
+        guard let value else { return nil }
+        guard let type = GroupType(rawValue: value.uppercased()) else {
+            validator.fail("type", "must be one of \(GroupType.choices)")
+            return nil
+        }
+        return type
+    }
+
+    /// MEMBER or ADMIN: the members endpoints never make an OWNER.
+    static func grantableRole(_ value: String, _ validator: inout Validator) -> String {
+        let role = value.uppercased()
+        guard GroupRole.grantable.contains(role) else {
+            validator.fail("role", "must be MEMBER or ADMIN")
+            return GroupRole.member
+        }
+        return role
+    }
+}
