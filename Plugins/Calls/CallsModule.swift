@@ -2,17 +2,119 @@ import Foundation
 import ParleyKernel
 import ParleyMessaging
 
-/// Placeholder while the module is being built; registers nothing yet.
+/// Audio/video calls (seed 001): the server keeps who was called, who answered and how it ended, and hands
+/// each participant a Jitsi room URL with a JWT of their own; the media itself flows through Jitsi.
+///
+/// Lifecycle: RINGING → ONGOING (the first invitee joins) → ENDED (the initiator ends it, or the last joined
+/// participant leaves). A RINGING call becomes REJECTED when every invitee has rejected it, and MISSED when
+/// nobody joins within `ring_timeout_seconds` (a timer flips it; reads also settle an overdue call, so a
+/// restart cannot leave one ringing). Group calls (`groupId`) ring the listed members, or every other member
+/// when none are listed; any current member of the group may join.
 public struct CallsModule: ParleyModule {
     public static let id = "calls"
-    public static let summary = "(in progress)"
-    public static let dependencies: [ModuleDependency] = [.requires("messaging")]
+    public static let summary = "audio/video calls through Jitsi: ringing, join/leave/reject/end, per-participant Jitsi JWTs"
+    // `groups` only orders the two: group calls check membership through messaging's ChannelService.
+    public static let dependencies: [ModuleDependency] = [.requires("messaging"), .optional("groups")]
+    /// The messaging channel kind the groups module uses.
+    static let groupKind = "group"
 
     public struct Configuration: Decodable, Sendable {
+        /// Host (optionally `:port`) of the Jitsi Meet deployment the room URLs point at.
+        public var jitsiDomain = "meet.jit.si"
+        /// The token's `iss`: Prosody's `app_id`.
+        public var appID = "parley"
+        /// HMAC-SHA256 key shared with Prosody (`app_secret`). Required; never logged.
+        public var appSecret = ""
+        /// The token's `aud` (Prosody's `asap_accepted_audiences`).
+        public var audience = "jitsi"
+        /// The token's `sub` and the URL's tenant segment for multi-tenant deployments; nil: `sub` is the domain.
+        public var tenant: String?
+        public var tokenLifetimeSeconds = 7200
+        public var ringTimeoutSeconds = 30
+        /// Most invitees one call may ring.
+        public var maxParticipants = 50
+
         public init() {}
+
+        static let minimumSecretLength = 16
+
+        enum CodingKeys: String, CodingKey {
+            case jitsiDomain = "jitsi_domain"
+            case appID = "app_id"
+            case appSecret = "app_secret"
+            case audience
+            case tenant
+            case tokenLifetimeSeconds = "token_lifetime_seconds"
+            case ringTimeoutSeconds = "ring_timeout_seconds"
+            case maxParticipants = "max_participants"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            func path(_ key: CodingKeys) -> String { "modules.calls.\(key.rawValue)" }
+            jitsiDomain = try c.decodeIfPresent(String.self, forKey: .jitsiDomain)?.trimmingCharacters(in: .whitespaces) ?? jitsiDomain
+            appID = try c.decodeIfPresent(String.self, forKey: .appID)?.trimmingCharacters(in: .whitespaces) ?? appID
+            appSecret = try c.decodeIfPresent(String.self, forKey: .appSecret) ?? ""
+            audience = try c.decodeIfPresent(String.self, forKey: .audience)?.trimmingCharacters(in: .whitespaces) ?? audience
+            // Empty means unset, so `tenant: ${JITSI_TENANT:-}` works.
+            tenant = try c.decodeIfPresent(String.self, forKey: .tenant)?.trimmingCharacters(in: .whitespaces).lowercased()
+            if tenant?.isEmpty == true { tenant = nil }
+            tokenLifetimeSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenLifetimeSeconds) ?? tokenLifetimeSeconds
+            ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? ringTimeoutSeconds
+            maxParticipants = try c.decodeIfPresent(Int.self, forKey: .maxParticipants) ?? maxParticipants
+
+            // A host name with an optional port: no scheme, path or spaces, since it is pasted into URLs.
+            let hostCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+            guard !jitsiDomain.isEmpty, jitsiDomain.lowercased().unicodeScalars.allSatisfy(hostCharacters.contains) else {
+                throw ConfigError(path: path(.jitsiDomain), message: "must be a host name such as meet.example.com (no scheme or path)")
+            }
+            guard !appID.isEmpty else { throw ConfigError(path: path(.appID), message: "must not be empty") }
+            // The secret's value never goes into an error or a log line, only its absence or length.
+            if appSecret.isEmpty {
+                throw ConfigError(path: path(.appSecret), message:
+                    "is required when the calls module is enabled (the Jitsi/Prosody app_secret; e.g. app_secret: ${JITSI_APP_SECRET})")
+            }
+            guard appSecret.count >= Self.minimumSecretLength else {
+                throw ConfigError(path: path(.appSecret), message: "must be at least \(Self.minimumSecretLength) characters")
+            }
+            guard !audience.isEmpty else { throw ConfigError(path: path(.audience), message: "must not be empty") }
+            if let tenant {
+                // Prosody compares the lower-cased tenant; it is also a URL path segment.
+                let tenantCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789._-")
+                guard tenant.unicodeScalars.allSatisfy(tenantCharacters.contains) else {
+                    throw ConfigError(path: path(.tenant), message: "must be letters, digits, '.', '_' or '-'")
+                }
+            }
+            guard (1...604_800).contains(tokenLifetimeSeconds) else {
+                throw ConfigError(path: path(.tokenLifetimeSeconds), message: "must be between 1 and 604800 (7 days)")
+            }
+            guard (1...3600).contains(ringTimeoutSeconds) else {
+                throw ConfigError(path: path(.ringTimeoutSeconds), message: "must be between 1 and 3600")
+            }
+            guard (1...500).contains(maxParticipants) else {
+                throw ConfigError(path: path(.maxParticipants), message: "must be between 1 and 500")
+            }
+        }
     }
 
-    public init(configuration: Configuration) {}
+    let configuration: Configuration
 
-    public func register(with registrar: ModuleRegistrar) throws {}
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    public func register(with registrar: ModuleRegistrar) throws {
+        guard let channels = registrar.service(ChannelService.self) else {
+            throw BootError.configuration("calls: the messaging module's ChannelService is missing")
+        }
+        registrar.migrations(Self.migrations)
+        let jitsi = JitsiTokens(configuration: configuration)
+        let calls = CallService(
+            storage: registrar.storage, hub: registrar.hub, auth: registrar.kernel.auth, channels: channels, jitsi: jitsi,
+            groupsEnabled: registrar.kernel.isEnabled("groups"), ringTimeout: configuration.ringTimeoutSeconds,
+            maxParticipants: configuration.maxParticipants, logger: registrar.logger)
+        registrar.service(RingSweeper(calls: calls))
+        registerRoutes(registrar.authenticatedRoutes(), calls: calls)
+        registerEvents(registrar, calls: calls)
+    }
 }

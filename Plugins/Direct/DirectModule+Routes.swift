@@ -6,7 +6,12 @@ import ParleyMessaging
 extension DirectModule {
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, direct: DirectService) {
         // Seed 001: the history with one user. A pair that has not talked yet has an empty history.
-        routes.get("messages/direct/{userID}") { request, context -> Envelope<[Message]> in
+        routes.get("messages/direct/{userID}", doc: RouteDoc(
+            "Your history with one user, newest first",
+            description: "Empty when you have not talked yet; 404 for an unknown user.",
+            parameters: [.path("userID", .uuid, "The other user")] + RouteDoc.pageParameters() + RouteDoc.cursorParameters,
+            response: .page(MessagingSchemas.message))
+        ) { request, context -> Envelope<[Message]> in
             let otherID = try pathID(context.parameters.get("userID"), "User")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
@@ -17,7 +22,16 @@ extension DirectModule {
             return try await Self.history(direct, channelID: channel.id, page: page, cursor: cursor)
         }
 
-        routes.get("conversations") { request, context -> Envelope<[Conversation]> in
+        routes.get("conversations", doc: RouteDoc(
+            "Your conversations, newest activity first",
+            parameters: [
+                .query("page", .integer(minimum: 1, maximum: 1_000_000), "Page number, from 1 (default 1)"),
+                .query("limit", .integer(minimum: 1, maximum: PageRequest.maxLimit), "Items per page (default 20)"),
+                .query("sort", .string(enum: ["lastActivityAt"])),
+                .query("order", .string(enum: ["desc"]), "Only `desc`: the list has one order"),
+            ],
+            response: .page(DirectSchemas.conversation))
+        ) { request, context -> Envelope<[Conversation]> in
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("lastActivityAt", "last_activity")])
             // The list has one order (documents 003/004): asking for another is refused rather than ignored.
             if page.ascending { throw APIError.validation(field: "order", "conversations are listed newest activity first (desc)") }
@@ -26,7 +40,15 @@ extension DirectModule {
         }
 
         // Create or get: 201 when this request opened the conversation, 200 when it already existed.
-        routes.post("conversations") { request, context -> Envelope<Conversation> in
+        routes.post("conversations", doc: RouteDoc(
+            "Open a conversation (or get the existing one)",
+            description: "Exactly one of `userId` or `email`. 201 when this request opened it, 200 when it existed.",
+            body: .json(.input([
+                "userId": .uuid,
+                "email": .string(minLength: 1, maxLength: 254),
+            ])),
+            response: .data(DirectSchemas.conversation, status: 201, alsoStatuses: [200]), errors: [404])
+        ) { request, context -> Envelope<Conversation> in
             let partner = try await request.decodeJSON(ConversationPartner.self, limit: context.limits.maxBodyBytes)
             let (conversation, created) = try await direct.open(partner, userID: context.userID)
             return created
@@ -34,13 +56,18 @@ extension DirectModule {
                 : Envelope(conversation, message: "Conversation retrieved successfully")
         }
 
-        routes.get("conversations/{conversationID}") { _, context -> Envelope<Conversation> in
+        routes.get("conversations/{conversationID}", doc: RouteDoc(
+            "A conversation you are in", response: .data(DirectSchemas.conversation))
+        ) { _, context -> Envelope<Conversation> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let channel = try await direct.requireConversation(id, userID: context.userID)
             return Envelope(try await direct.conversation(channel, for: context.userID), message: "Conversation retrieved successfully")
         }
 
-        routes.get("conversations/{conversationID}/messages") { request, context -> Envelope<[Message]> in
+        routes.get("conversations/{conversationID}/messages", doc: RouteDoc(
+            "A conversation's history, newest first",
+            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters, response: .page(MessagingSchemas.message))
+        ) { request, context -> Envelope<[Message]> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
@@ -49,14 +76,20 @@ extension DirectModule {
             return try await Self.history(direct, channelID: id, page: page, cursor: cursor)
         }
 
-        routes.post("conversations/{conversationID}/messages") { request, context -> Envelope<Message> in
+        routes.post("conversations/{conversationID}/messages", doc: RouteDoc(
+            "Send a message in a conversation",
+            body: .json(MessagingSchemas.messageBody(direct.channels)),
+            response: .data(MessagingSchemas.message, status: 201))
+        ) { request, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)
             let message = try await direct.send(body, conversationID: id, userID: context.userID)
             return Envelope(message, message: "Message sent successfully", status: .created)
         }
 
-        routes.post("conversations/{conversationID}/read") { _, context -> Envelope<ConversationRead> in
+        routes.post("conversations/{conversationID}/read", doc: RouteDoc(
+            "Mark the whole conversation read", response: .data(DirectSchemas.conversationRead))
+        ) { _, context -> Envelope<ConversationRead> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             return Envelope(try await direct.markRead(conversationID: id, userID: context.userID), message: "Conversation marked as read")
         }

@@ -27,6 +27,8 @@ public struct DirectModule: ParleyModule {
             try await direct.open(userID: senderID, with: receiverID).channel.id
         }
         registerRoutes(registrar.authenticatedRoutes(), direct: direct)
+        // A send by another path is still a send: the same bucket as POST /messages and message:send.
+        try registrar.rateLimit("messages", .post, "conversations/{conversationID}/messages")
         registerEvents(registrar, direct: direct)
     }
 }

@@ -30,6 +30,7 @@ struct FileService: Sendable {
             let key = Self.storageKey(for: mimetype)
             try await blobs.put(key: key, fromTemporary: temporary)
             let file = try await insert(id: id, key: key, received: received, mimetype: mimetype, userID: userID)
+            ParleyMetrics.uploadBytes(received.size)
             return file
         } catch {
             await blobs.discardTemporary(temporary)

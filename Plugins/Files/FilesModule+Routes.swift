@@ -7,7 +7,13 @@ extension FilesModule {
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, files: FileService) {
         // Document 000 names the upload `/files/upload`; `/files` is the REST shape. Same handler.
         for path in ["files", "files/upload"] {
-            routes.post(RouterPath(stringLiteral: path)) { request, context -> Envelope<StoredFile> in
+            routes.post(RouterPath(stringLiteral: path), doc: RouteDoc(
+                path == "files" ? "Upload a file" : "Upload a file (document 000's path)",
+                description: "multipart/form-data with one part named `file`, at most \(files.configuration.maxUploadBytes) bytes. "
+                    + "The type is detected from the bytes and must be allowed (415 otherwise).",
+                body: .multipart(FilesSchemas.upload),
+                response: .data(FilesSchemas.storedFile, status: 201), errors: [415])
+            ) { request, context -> Envelope<StoredFile> in
                 // A declared length far over the cap is refused before a byte is read (multipart framing
                 // adds a little, hence the slack).
                 if let length = request.headers[.contentLength].flatMap(Int.init), length > files.configuration.maxUploadBytes + 64 * 1024 {
@@ -20,25 +26,43 @@ extension FilesModule {
             }
         }
 
-        routes.get("files") { request, context -> Envelope<[StoredFile]> in
+        routes.get("files", doc: RouteDoc(
+            "Your uploads, newest first", parameters: RouteDoc.pageParameters(), response: .page(FilesSchemas.storedFile))
+        ) { request, context -> Envelope<[StoredFile]> in
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "id")])
             let (list, total) = try await files.list(userID: context.userID, page: page)
             return Envelope(list, message: "Files retrieved successfully", pagination: page.pagination(total: total))
         }
 
-        routes.get("files/{fileID}/meta") { _, context -> Envelope<FileMeta> in
+        routes.get("files/{fileID}/meta", doc: RouteDoc(
+            "A file's metadata and shares", description: "The uploader, or a member of a channel it was shared into; 404 otherwise.",
+            response: .envelope(FilesSchemas.fileMeta))
+        ) { _, context -> Envelope<FileMeta> in
             let id = try pathID(context.parameters.get("fileID"), "File")
             guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
             return Envelope(FileMeta(file: file, shares: try await files.shares(fileID: id, visibleTo: context.userID)))
         }
 
-        routes.get("files/{fileID}") { request, context -> Response in
+        routes.get("files/{fileID}", doc: RouteDoc(
+            "Download a file",
+            description: "The bytes with the detected type, an attachment disposition and `nosniff`. One byte range (`Range: bytes=…`) "
+                + "gets 206; several get the whole file.",
+            parameters: [.header("Range", .string(), "One byte range, e.g. `bytes=0-1023`")],
+            response: .raw(status: 200, alsoStatuses: [206], mediaType: "*/*", schema: .binary, description: "The file's bytes", headers: [
+                .init("Content-Disposition", "`attachment` with the original name", required: true),
+                .init("Accept-Ranges", "`bytes`", required: true),
+                .init("ETag", "The SHA-256, quoted", required: true),
+                .init("Content-Range", "For 206: the range sent"),
+            ]),
+            errors: [416])
+        ) { request, context -> Response in
             let id = try pathID(context.parameters.get("fileID"), "File")
             guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
             return try await Self.download(file, request: request, context: context, blobs: files.blobs)
         }
 
-        routes.delete("files/{fileID}") { _, context -> EmptyEnvelope in
+        routes.delete("files/{fileID}", doc: RouteDoc("Delete a file (the uploader only)", response: .empty, errors: [403])
+        ) { _, context -> EmptyEnvelope in
             let id = try pathID(context.parameters.get("fileID"), "File")
             try await files.delete(id: id, userID: context.userID)
             return EmptyEnvelope(nil, message: "File deleted successfully")

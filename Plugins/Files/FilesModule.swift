@@ -87,6 +87,8 @@ public struct FilesModule: ParleyModule {
         registrar.migrations(Self.migrations)
         channels.registerSendHook(FileShareHook(files: files, hub: registrar.hub))
         registerRoutes(registrar.authenticatedRoutes(), files: files)
+        try registrar.rateLimit("uploads", .post, "files")
+        try registrar.rateLimit("uploads", .post, "files/upload")
     }
 
     static let migrations: [Migration] = [

@@ -53,7 +53,14 @@ extension GroupsModule {
     }
 
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, groups: GroupService) {
-        routes.post("groups") { request, context -> Envelope<Group> in
+        routes.post("groups", doc: RouteDoc(
+            "Create a group", description: "`title` (or `name`) is required; the creator becomes its OWNER. `type` defaults to PRIVATE.",
+            body: .json(.input([
+                "title": GroupsSchemas.title, "name": GroupsSchemas.title.described("Same as `title`"),
+                "description": GroupsSchemas.description, "cover": GroupsSchemas.cover, "type": GroupsSchemas.groupType,
+            ])),
+            response: .data(GroupsSchemas.group, status: 201))
+        ) { request, context -> Envelope<Group> in
             let body = try await request.decodeJSON(CreateGroupBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
             let title = validator.requiredString(body.title == nil && body.name != nil ? "name" : "title", body.title ?? body.name,
@@ -67,7 +74,11 @@ extension GroupsModule {
         }
 
         // The caller's groups; `?discover=true` lists PUBLIC groups instead (to find one to join).
-        routes.get("groups") { request, context -> Envelope<[Group]> in
+        routes.get("groups", doc: RouteDoc(
+            "Your groups, or PUBLIC groups to join",
+            parameters: [.query("discover", .boolean, "`true` lists PUBLIC groups instead of yours")] + RouteDoc.pageParameters(),
+            response: .page(GroupsSchemas.group))
+        ) { request, context -> Envelope<[Group]> in
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "created_at")])
             var discover = false
@@ -84,13 +95,24 @@ extension GroupsModule {
             return Envelope(list, message: "Groups retrieved successfully", pagination: page.pagination(total: total))
         }
 
-        routes.get("groups/{groupID}") { _, context -> Envelope<Group> in
+        routes.get("groups/{groupID}", doc: RouteDoc(
+            "A group with its members", description: "PRIVATE: members only (403). SECRET: 404 to non-members.",
+            response: .data(GroupsSchemas.group), errors: [403])
+        ) { _, context -> Envelope<Group> in
             let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
             try groups.requireViewer(access)
             return Envelope(try await groups.details(access), message: "Group details retrieved successfully")
         }
 
-        routes.patch("groups/{groupID}") { request, context -> Envelope<Group> in
+        routes.patch("groups/{groupID}", doc: RouteDoc(
+            "Update a group (OWNER or ADMIN)",
+            description: "At least one field. An absent field stays as it is; `null` or empty clears `description` or `cover`.",
+            body: .json(.input([
+                "title": GroupsSchemas.title, "name": GroupsSchemas.title.described("Same as `title`"),
+                "description": GroupsSchemas.description, "cover": GroupsSchemas.cover, "type": GroupsSchemas.groupType,
+            ])),
+            response: .data(GroupsSchemas.group), errors: [403])
+        ) { request, context -> Envelope<Group> in
             let groupID = try Self.groupID(context)
             let body = try await request.decodeJSON(PatchGroupBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
@@ -109,14 +131,20 @@ extension GroupsModule {
             return Envelope(group, message: "Group updated successfully")
         }
 
-        routes.delete("groups/{groupID}") { _, context -> EmptyEnvelope in
+        routes.delete("groups/{groupID}", doc: RouteDoc("Delete a group (OWNER)", response: .empty, errors: [403])
+        ) { _, context -> EmptyEnvelope in
             let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
             try groups.requireViewer(access)
             try await groups.delete(access, by: context.userID)
             return .empty("Group deleted successfully")
         }
 
-        routes.post("groups/{groupID}/members") { request, context -> Envelope<GroupMemberView> in
+        routes.post("groups/{groupID}/members", doc: RouteDoc(
+            "Add a member (OWNER or ADMIN; only the OWNER adds ADMINs)",
+            description: "`userId` (or `user_id`) is required; `role` defaults to MEMBER. 409 when already a member.",
+            body: .json(.input(["userId": .uuid, "user_id": JSONSchema.uuid.described("Same as `userId`"), "role": GroupsSchemas.grantableRole])),
+            response: .data(GroupsSchemas.member), errors: [403, 409])
+        ) { request, context -> Envelope<GroupMemberView> in
             let groupID = try Self.groupID(context)
             let body = try await request.decodeJSON(AddMemberBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
@@ -129,7 +157,11 @@ extension GroupsModule {
             return Envelope(member, message: "Member added successfully")
         }
 
-        routes.patch("groups/{groupID}/members/{userID}") { request, context -> Envelope<GroupMemberView> in
+        routes.patch("groups/{groupID}/members/{userID}", doc: RouteDoc(
+            "Change a member's role (OWNER)",
+            body: .json(.input(["role": GroupsSchemas.grantableRole], required: ["role"])),
+            response: .data(GroupsSchemas.member), errors: [403])
+        ) { request, context -> Envelope<GroupMemberView> in
             let groupID = try Self.groupID(context)
             let userID = try pathID(context.parameters.get("userID"), "Member")
             let body = try await request.decodeJSON(RoleBody.self, limit: context.limits.maxBodyBytes)
@@ -143,7 +175,9 @@ extension GroupsModule {
             return Envelope(member, message: "Member role updated successfully")
         }
 
-        routes.delete("groups/{groupID}/members/{userID}") { _, context -> EmptyEnvelope in
+        routes.delete("groups/{groupID}/members/{userID}", doc: RouteDoc(
+            "Remove a member (OWNER or ADMIN; only the OWNER removes ADMINs; never the OWNER)", response: .empty, errors: [403])
+        ) { _, context -> EmptyEnvelope in
             let groupID = try Self.groupID(context)
             let userID = try pathID(context.parameters.get("userID"), "Member")
             let access = try await groups.load(groupID: groupID, userID: context.userID)
@@ -152,12 +186,18 @@ extension GroupsModule {
             return .empty("Member removed successfully")
         }
 
-        routes.post("groups/{groupID}/join") { _, context -> Envelope<Group> in
+        routes.post("groups/{groupID}/join", doc: RouteDoc(
+            "Join a PUBLIC group (joining twice is fine)", description: "Other types: 403 (PRIVATE) or 404 (SECRET).",
+            response: .data(GroupsSchemas.group), errors: [403])
+        ) { _, context -> Envelope<Group> in
             let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
             return Envelope(try await groups.join(access, userID: context.userID), message: "Joined group successfully")
         }
 
-        routes.post("groups/{groupID}/leave") { _, context -> EmptyEnvelope in
+        routes.post("groups/{groupID}/leave", doc: RouteDoc(
+            "Leave a group", description: "An OWNER who leaves hands ownership to the longest-standing ADMIN, else member.",
+            response: .empty, errors: [403])
+        ) { _, context -> EmptyEnvelope in
             let access = try await groups.load(groupID: try Self.groupID(context), userID: context.userID)
             try await groups.leave(access, userID: context.userID)
             return .empty("Left group successfully")
@@ -174,10 +214,16 @@ extension GroupsModule {
             return Envelope(history.messages, message: "Messages retrieved successfully",
                             pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
         }
-        routes.get("messages/group/{groupID}", use: history)
-        routes.get("groups/{groupID}/messages", use: history)
+        let historyDoc = RouteDoc(
+            "A group's history (members only), newest first",
+            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters, response: .page(MessagingSchemas.message), errors: [403])
+        routes.get("messages/group/{groupID}", doc: historyDoc, use: history)
+        routes.get("groups/{groupID}/messages", doc: historyDoc, use: history)
 
-        routes.post("groups/{groupID}/messages") { request, context -> Envelope<Message> in
+        routes.post("groups/{groupID}/messages", doc: RouteDoc(
+            "Send a message to a group (members only)", body: .json(MessagingSchemas.messageBody(groups.channels)),
+            response: .data(MessagingSchemas.message, status: 201), errors: [403])
+        ) { request, context -> Envelope<Message> in
             let groupID = try Self.groupID(context)
             let body = try await request.decodeJSON(GroupMessageBody.self, limit: context.limits.maxBodyBytes)
             let message = try await groups.channels.send(

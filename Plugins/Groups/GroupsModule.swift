@@ -33,6 +33,8 @@ public struct GroupsModule: ParleyModule {
             return groupID
         }
         registerRoutes(registrar.authenticatedRoutes(), groups: groups)
+        // A send by another path is still a send: the same bucket as POST /messages and message:send.
+        try registrar.rateLimit("messages", .post, "groups/{groupID}/messages")
         registerEvents(registrar, groups: groups)
     }
 }

@@ -23,6 +23,7 @@ extension ChannelService {
     // MARK: Edit and delete
 
     public func edit(messageID: String, content rawContent: String?, userID: String) async throws -> Message {
+        ParleyMetrics.messageReceived(kind: "edit")
         var validator = Validator()
         let content = rawContent ?? ""
         if rawContent == nil {
@@ -48,6 +49,7 @@ extension ChannelService {
     /// Deletes a message, leaving a tombstone. The sender may delete their own; a channel OWNER or ADMIN
     /// anyone's. Deleting a deleted message is a no-op that succeeds (retries are safe).
     public func delete(messageID: String, userID: String) async throws -> Message {
+        ParleyMetrics.messageReceived(kind: "delete")
         let now = Timestamp.nowMillis()
         let (message, changed) = try await storage.write { db -> (Message, Bool) in
             let (row, role) = try Self.messageForMember(db, id: messageID, userID: userID)
@@ -102,6 +104,7 @@ extension ChannelService {
     /// Adds or removes the caller's reaction (one per user per emoji; adding twice or removing what is not
     /// there changes nothing and succeeds).
     public func react(messageID: String, emoji rawEmoji: String?, userID: String, add: Bool) async throws -> ReactionChange {
+        ParleyMetrics.messageReceived(kind: "reaction")
         var validator = Validator()
         let emoji = (rawEmoji ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if rawEmoji == nil {
@@ -157,6 +160,7 @@ extension ChannelService {
     /// Moves the caller's delivered (and, for SEEN, read) position forward to `messageID`. Positions never
     /// move back, so receipts arriving out of order or twice are harmless.
     public func receipt(messageID: String, userID: String, kind: ReceiptKind) async throws -> Receipt {
+        ParleyMetrics.messageReceived(kind: "receipt")
         let (receipt, moved) = try await storage.write { db -> (Receipt, Bool) in
             let (row, _) = try Self.messageForMember(db, id: messageID, userID: userID)
             let channelID = row.string("channel_id")

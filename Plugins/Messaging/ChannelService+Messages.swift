@@ -128,6 +128,8 @@ extension ChannelService {
     /// Validates, resolves the target channel, commits the message, then fans it out as `message:received`.
     /// Returns only after the commit: an acknowledged message is a stored message.
     public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
+        let receivedAt = ContinuousClock.now
+        ParleyMetrics.messageReceived(kind: "message")
         var validator = Validator()
         let content = request.content ?? ""
         if request.content == nil {
@@ -197,7 +199,7 @@ extension ChannelService {
         }
         for hook in hooks { await hook.committed(message) }
         do {
-            hub.publish(try OutboundEvent("message:received", message), topic: Self.topic(channelID), exceptConnection: exceptConnection)
+            hub.publish(try OutboundEvent("message:received", message, origin: receivedAt), topic: Self.topic(channelID), exceptConnection: exceptConnection)
         } catch {
             logger.error("could not encode message:received: \(error)")
         }

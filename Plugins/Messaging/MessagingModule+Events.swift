@@ -21,7 +21,7 @@ extension MessagingModule {
         // The sending connection gets the stored message as its ack and as `message:sent` (seed 001's
         // confirmation, for clients that emit without an ack); every other connection of every member (the
         // sender's other devices included) gets `message:received`.
-        registrar.on("message:send", ChannelService.SendRequest.self) { request, context in
+        registrar.on("message:send", ChannelService.SendRequest.self, rateLimit: "messages") { request, context in
             let message = try await channels.send(request, senderID: context.userID, exceptConnection: context.connection.id)
             if let event = try? OutboundEvent("message:sent", message) {
                 channels.hub.send(event, toConnection: context.connection.id)
@@ -50,11 +50,12 @@ extension MessagingModule {
             }
             return try await channels.receipt(messageID: id, userID: context.userID, kind: kind)
         }
-        registrar.on("typing:start", TypingTarget.self) { target, context in
+        registrar.on("typing:start", TypingTarget.self, rateLimit: "typing") { target, context in
+            ParleyMetrics.messageReceived(kind: "typing")
             typing.start(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID))
             return nil
         }
-        registrar.on("typing:stop", TypingTarget.self) { target, context in
+        registrar.on("typing:stop", TypingTarget.self, rateLimit: "typing") { target, context in
             typing.stop(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID)
                 .with(typing: false))
             return nil

@@ -11,15 +11,33 @@ extension MessagingModule {
         let emoji: String?
     }
 
+    /// One emoji or a short reaction name.
+    static let emojiSchema = JSONSchema.string(minLength: 1, maxLength: 16).described("One emoji or a short name (at most 16 characters)")
+
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, channels: ChannelService) {
-        routes.post("messages") { request, context -> Envelope<Message> in
+        routes.post("messages", doc: RouteDoc(
+            "Send a message",
+            description: "Exactly one target: `roomId` (rooms module), `receiverId` (direct module) or `groupId` (groups module). "
+                + "A target whose module is not enabled is a 400; one the sender may not post to is a 403 or 404.",
+            body: .json(.input(JSONSchema.fields(["roomId": .uuid, "receiverId": .uuid, "groupId": .uuid])
+                + MessagingSchemas.messageFields(channels), required: ["content"])),
+            response: .data(MessagingSchemas.message, status: 201), errors: [403, 404])
+        ) { request, context -> Envelope<Message> in
             let body = try await request.decodeJSON(ChannelService.SendRequest.self, limit: context.limits.maxBodyBytes)
             let message = try await channels.send(body, senderID: context.userID)
             return Envelope(message, message: "Message sent successfully", status: .created)
         }
 
         // Registered before `messages/{messageID}`; the router prefers the literal segment either way.
-        routes.get("messages/search") { request, context -> Envelope<[Message]> in
+        routes.get("messages/search", doc: RouteDoc(
+            "Search the messages of your channels",
+            description: "Every word must match (as a prefix); deleted messages are never found. Newest first.",
+            parameters: [
+                .query("query", .string(minLength: 1, maxLength: 200), "Words to find (needs a letter or digit)"),
+                .query("q", .string(minLength: 1, maxLength: 200), "Same as `query`"),
+            ] + RouteDoc.pageParameters(),
+            response: .page(MessagingSchemas.message))
+        ) { request, context -> Envelope<[Message]> in
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
             let (messages, total) = try await channels.search(query: query["query"].map(String.init) ?? query["q"].map(String.init),
@@ -27,33 +45,53 @@ extension MessagingModule {
             return Envelope(messages, message: "Messages retrieved successfully", pagination: page.pagination(total: total))
         }
 
-        routes.get("messages/{messageID}") { _, context -> Envelope<Message> in
+        routes.get("messages/{messageID}", doc: RouteDoc(
+            "A message", description: "404 unless you are a member of its channel.",
+            response: .envelope(MessagingSchemas.message))
+        ) { _, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             // Someone outside the channel learns nothing, not even that the message exists.
             return Envelope(try await channels.readableMessage(id: id, userID: context.userID))
         }
 
-        routes.patch("messages/{messageID}") { request, context -> Envelope<Message> in
+        routes.patch("messages/{messageID}", doc: RouteDoc(
+            "Edit your message",
+            description: "Only the sender (403 otherwise); a deleted message cannot be edited (409).",
+            body: .json(.input(MessagingSchemas.messageFields(channels).filter { $0.name == "content" }, required: ["content"])),
+            response: .data(MessagingSchemas.message), errors: [403, 409])
+        ) { request, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let body = try await request.decodeJSON(EditBody.self, limit: context.limits.maxBodyBytes)
             let message = try await channels.edit(messageID: id, content: body.content, userID: context.userID)
             return Envelope(message, message: "Message edited successfully")
         }
 
-        routes.delete("messages/{messageID}") { _, context -> Envelope<Message> in
+        routes.delete("messages/{messageID}", doc: RouteDoc(
+            "Delete a message",
+            description: "The sender, or a channel OWNER/ADMIN (403 otherwise). Leaves a tombstone; deleting again succeeds.",
+            response: .data(MessagingSchemas.message), errors: [403])
+        ) { _, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let message = try await channels.delete(messageID: id, userID: context.userID)
             return Envelope(message, message: "Message deleted successfully")
         }
 
-        routes.get("messages/{messageID}/replies") { request, context -> Envelope<[Message]> in
+        routes.get("messages/{messageID}/replies", doc: RouteDoc(
+            "Replies to a message (oldest first by default)",
+            parameters: RouteDoc.pageParameters(defaultOrder: "asc"),
+            response: .page(MessagingSchemas.message))
+        ) { request, context -> Envelope<[Message]> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "id")], defaultAscending: true)
             let (replies, total) = try await channels.replies(to: id, userID: context.userID, page: page)
             return Envelope(replies, message: "Replies retrieved successfully", pagination: page.pagination(total: total))
         }
 
-        routes.post("messages/{messageID}/react") { request, context -> Envelope<ChannelService.ReactionChange> in
+        routes.post("messages/{messageID}/react", doc: RouteDoc(
+            "Add your reaction", description: "Adding the same reaction twice changes nothing. 409 on a deleted message.",
+            body: .json(.input(["emoji": Self.emojiSchema], required: ["emoji"])),
+            response: .data(MessagingSchemas.reactionChange), errors: [409])
+        ) { request, context -> Envelope<ChannelService.ReactionChange> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let body = try await request.decodeJSON(ReactionBody.self, limit: context.limits.maxBodyBytes)
             let change = try await channels.react(messageID: id, emoji: body.emoji, userID: context.userID, add: true)
@@ -61,7 +99,13 @@ extension MessagingModule {
         }
 
         // The emoji comes in the body (seed 001) or, for clients that send no body with DELETE, as `?emoji=`.
-        routes.delete("messages/{messageID}/react") { request, context -> Envelope<ChannelService.ReactionChange> in
+        routes.delete("messages/{messageID}/react", doc: RouteDoc(
+            "Remove your reaction",
+            description: "The emoji in `?emoji=` or in the body. Removing a reaction that is not there changes nothing.",
+            parameters: [.query("emoji", Self.emojiSchema, "The reaction to remove (instead of the body)")],
+            body: .json(.input(["emoji": Self.emojiSchema]), required: false),
+            response: .data(MessagingSchemas.reactionChange), errors: [409])
+        ) { request, context -> Envelope<ChannelService.ReactionChange> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             var emoji = request.uri.queryParameters["emoji"].map(String.init)
             if emoji == nil {
@@ -71,12 +115,16 @@ extension MessagingModule {
             return Envelope(change, message: "Reaction removed")
         }
 
-        routes.post("messages/{messageID}/delivered") { _, context -> Envelope<ChannelService.Receipt> in
+        routes.post("messages/{messageID}/delivered", doc: RouteDoc(
+            "Receipt: delivered up to this message", response: .envelope(MessagingSchemas.receipt))
+        ) { _, context -> Envelope<ChannelService.Receipt> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             return Envelope(try await channels.receipt(messageID: id, userID: context.userID, kind: .delivered))
         }
 
-        routes.post("messages/{messageID}/seen") { _, context -> Envelope<ChannelService.Receipt> in
+        routes.post("messages/{messageID}/seen", doc: RouteDoc(
+            "Receipt: read up to this message", response: .envelope(MessagingSchemas.receipt))
+        ) { _, context -> Envelope<ChannelService.Receipt> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             return Envelope(try await channels.receipt(messageID: id, userID: context.userID, kind: .seen))
         }

@@ -57,6 +57,7 @@ public struct MessagingModule: ParleyModule {
         registrar.connectionTopics { identity in try await channels.channelTopics(userID: identity.userID) }
         registrar.presenceAudience { userID in try await channels.coMembers(userID: userID) }
         registerRoutes(registrar.authenticatedRoutes(), channels: channels)
+        try registrar.rateLimit("messages", .post, "messages")
         let typing = TypingTracker(hub: registrar.hub, timeout: .milliseconds(Int(configuration.typingTimeoutSeconds * 1000)),
                                    throttle: .milliseconds(configuration.typingThrottleMilliseconds))
         registerEvents(registrar, channels: channels, typing: typing)

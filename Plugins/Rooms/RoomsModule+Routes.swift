@@ -10,7 +10,14 @@ extension RoomsModule {
     }
 
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, rooms: RoomService) {
-        routes.post("rooms") { request, context -> Envelope<Room> in
+        routes.post("rooms", doc: RouteDoc(
+            "Create a room", description: "The creator becomes its first member.",
+            body: .json(.input([
+                "name": JSONSchema.string(minLength: 1, maxLength: 100).described("Not blank"),
+                "description": .string(maxLength: 500),
+            ], required: ["name"])),
+            response: .data(RoomsSchemas.room, status: 201))
+        ) { request, context -> Envelope<Room> in
             let body = try await request.decodeJSON(CreateRoomBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
             let name = validator.requiredString("name", body.name, length: 1...100)
@@ -20,7 +27,9 @@ extension RoomsModule {
             return Envelope(room, message: "Room created successfully", status: .created)
         }
 
-        routes.get("rooms") { request, context -> Envelope<[Room]> in
+        routes.get("rooms", doc: RouteDoc(
+            "List rooms", parameters: RouteDoc.pageParameters(sortable: ["createdAt", "name"]), response: .page(RoomsSchemas.room))
+        ) { request, context -> Envelope<[Room]> in
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "created_at"), ("name", "name")])
             let (list, total) = try await rooms.channels.listChannels(kind: Self.kind, page: page)
             let joined = try await rooms.channels.memberships(userID: context.userID, among: list.map(\.id))
@@ -28,7 +37,9 @@ extension RoomsModule {
                             message: "Rooms retrieved successfully", pagination: page.pagination(total: total))
         }
 
-        routes.get("rooms/{roomID}") { _, context -> Envelope<Room> in
+        routes.get("rooms/{roomID}", doc: RouteDoc(
+            "A room, with its recent messages for members", response: .data(RoomsSchemas.room))
+        ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             let channel = try await rooms.room(roomID)
             let isMember = try await rooms.channels.isMember(channelID: roomID, userID: context.userID)
@@ -41,17 +52,23 @@ extension RoomsModule {
             return Envelope(Room(channel, isMember: isMember, messages: recent), message: "Room details retrieved successfully")
         }
 
-        routes.post("rooms/{roomID}/join") { _, context -> Envelope<Room> in
+        routes.post("rooms/{roomID}/join", doc: RouteDoc("Join a room (joining twice is fine)", response: .data(RoomsSchemas.room))
+        ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             return Envelope(try await rooms.join(roomID: roomID, userID: context.userID), message: "Joined room successfully")
         }
 
-        routes.post("rooms/{roomID}/leave") { _, context -> Envelope<Room> in
+        routes.post("rooms/{roomID}/leave", doc: RouteDoc("Leave a room (leaving twice is fine)", response: .data(RoomsSchemas.room))
+        ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             return Envelope(try await rooms.leave(roomID: roomID, userID: context.userID), message: "Left room successfully")
         }
 
-        routes.get("messages/room/{roomID}") { request, context -> Envelope<[Message]> in
+        routes.get("messages/room/{roomID}", doc: RouteDoc(
+            "A room's history (members only), newest first",
+            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters,
+            response: .page(MessagingSchemas.message), errors: [403])
+        ) { request, context -> Envelope<[Message]> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])

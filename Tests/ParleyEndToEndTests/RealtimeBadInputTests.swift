@@ -18,10 +18,11 @@ import Testing
     @Test func everyEventRefusesBadDataWithAClientError() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let manifest = try TestManifest.manifest(directory: directory.path)
+        let manifest = try TestManifest.manifest(directory: directory.path, modules: TestManifest.allModules)
         let events = try await ParleyAssembly.check(manifest: manifest).events.events.map(\.event)
         #expect(events.contains("message:send") && events.contains("room:join"))
-        let server = try await ServerProcess(directory: directory, manifest: TestManifest.yaml(directory: directory.path))
+        let server = try await ServerProcess(directory: directory,
+                                             manifest: TestManifest.yaml(directory: directory.path, modules: TestManifest.allModules))
         defer { Task { await server.stop() } }
         let user = try await server.withAPI { api in try await api.signUp("wsfuzz") }
         let socket = WebSocketTestClient(url: "ws://127.0.0.1:\(server.port)/ws?token=\(user.accessToken)")

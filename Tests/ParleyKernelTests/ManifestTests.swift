@@ -26,7 +26,19 @@ import Testing
         #expect(manifest.storage.path == "./data/parley.sqlite")
         #expect(manifest.auth.accessTokenTTLSeconds == 900)
         #expect(manifest.auth.refreshTokenTTLSeconds == 7 * 24 * 3600)
-        #expect(manifest.enabledModuleIDs == ["messaging", "rooms"])
+        #expect(manifest.enabledModuleIDs == ["messaging", "rooms", "direct", "groups", "files"])
+        #expect(manifest.rateLimits.enabled && manifest.rateLimits.policies == RateLimitSettings.defaultPolicies)
+        #expect(manifest.metrics.enabled && manifest.metrics.path == "/metrics")
+    }
+
+    @Test func rateLimitPoliciesOverrideOneByOneAndAreChecked() throws {
+        let manifest = try parse("rate_limits:\n  policies:\n    auth: {limit: 5, window_seconds: 900, per: ip}\n")
+        #expect(manifest.rateLimits.policies["auth"] == RateLimitPolicy(limit: 5, windowSeconds: 900, per: .ip))
+        #expect(manifest.rateLimits.policies["messages"] == RateLimitSettings.defaultPolicies["messages"])
+        #expect(error("rate_limits:\n  policies:\n    auth: {limit: 0, window_seconds: 60, per: ip}\n")
+            == "rate_limits.policies.auth.limit: must be positive")
+        #expect(error("rate_limits:\n  trusted_proxies: [not-an-ip]\n")?.hasPrefix("rate_limits.trusted_proxies") == true)
+        #expect(error("rate_limits:\n  enabeld: false\n") == "rate_limits.enabeld: unknown option; did you mean 'enabled'?")
     }
 
     @Test func emptyManifestMeansDefaultsAndNoModules() throws {

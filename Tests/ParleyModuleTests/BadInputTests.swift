@@ -26,12 +26,12 @@ import Testing
     @Test func nothingAnswers500() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let manifest = try TestManifest.manifest(directory: directory.path)
+        let manifest = try TestManifest.manifest(directory: directory.path, modules: TestManifest.allModules)
         // Engine.IO's endpoint answers in its own documented error format ({"code","message"}), tested apart.
         let routes = try await ParleyAssembly.check(manifest: manifest).ledger.entries
             .filter { $0.path != "/ws" && !$0.path.hasPrefix("/socket.io") }
         #expect(routes.count >= 20)
-        try await TestApp.run(directory: directory) { api in
+        try await TestApp.run(modules: TestManifest.allModules, directory: directory) { api in
             let user = try await api.signUp("fuzz")
             var checked = 0
             for route in routes {
@@ -63,12 +63,13 @@ import Testing
     @Test func unauthenticatedRequestsAreRefusedEverywhereButThePublicRoutes() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        let manifest = try TestManifest.manifest(directory: directory.path)
+        let manifest = try TestManifest.manifest(directory: directory.path, modules: TestManifest.allModules)
         let routes = try await ParleyAssembly.check(manifest: manifest).ledger.entries
             .filter { $0.path != "/ws" && !$0.path.hasPrefix("/socket.io") }
         let publicRoutes: Set<String> = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh",
-                                         "GET /api/v1/health", "GET /api/v1/health/ready"]
-        try await TestApp.run(directory: directory) { api in
+                                         "GET /api/v1/health", "GET /api/v1/health/ready", "GET /metrics", "GET /api/v1/metrics",
+                                         "GET /api/openapi.json", "GET /api/docs"]
+        try await TestApp.run(modules: TestManifest.allModules, directory: directory) { api in
             for route in routes where !publicRoutes.contains("\(route.method) \(route.path)") {
                 let path = route.path.split(separator: "/").map { $0.hasPrefix("{") ? UUID().uuidString : String($0) }.joined(separator: "/")
                 let response = try await api.request(HTTPRequest.Method(route.method)!, "/" + path, json: "{}")

@@ -22,9 +22,14 @@ public struct TemporaryDirectory: Sendable {
 public enum TestManifest {
     public static let jwtSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
+    /// Every feature module of the catalog (what the sweeps over all routes and events run against).
+    public static let allModules = ["messaging: {}", "rooms: {}", "direct: {}", "groups: {}", "files: {}",
+                                    "calls: {app_secret: \"test-jitsi-secret-0123456789\"}"]
+
     /// YAML for a test deployment. `modules` is the body of the `modules:` map, one module per line.
+    /// Rate limits are off unless a test is about them: suites send far more than 100 requests per 15 minutes.
     public static func yaml(directory: String, port: Int = 0, modules: [String] = ["messaging: {}", "rooms: {}"],
-                            extra: String = "") -> String {
+                            extra: String = "", rateLimits: Bool = false) -> String {
         """
         server:
           host: 127.0.0.1
@@ -37,6 +42,8 @@ public enum TestManifest {
           bcrypt_cost: 4
         logging:
           level: warning
+        rate_limits:
+          enabled: \(rateLimits)
         \(extra)
         modules:
         \(modules.map { "  " + $0 }.joined(separator: "\n"))

@@ -136,6 +136,8 @@ def server(tmp_path_factory):
             "storage": {"path": str(directory / "parley.sqlite")},
             "auth": {"jwt_secret": JWT_SECRET, "bcrypt_cost": 4},
             "logging": {"level": "warning"},
+            # Off unless a test is about them: suites send far more than the documents' default limits allow.
+            "rate_limits": {"enabled": False},
         }
         manifest = _merge(manifest, sections)
         manifest["modules"] = copy.deepcopy(DEFAULT_MODULES if modules is None else modules)

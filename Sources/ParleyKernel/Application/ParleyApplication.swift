@@ -41,7 +41,8 @@ public struct ParleyAssembly {
 
         let limits = RequestLimits(maxBodyBytes: manifest.server.maxBodyBytes)
         let router = Router(context: ParleyRequestContext.self)
-        router.add(middleware: KernelMiddleware(auth: auth, limits: limits))
+        router.add(middleware: KernelMiddleware(auth: auth, limits: limits, limiter: kernel.rateLimiter, policies: kernel.rateLimitRoutes,
+                                                clientAddress: ClientAddress(trustedProxies: manifest.rateLimits.trustedProxies)))
         let ledger = RouteLedger()
 
         // The kernel's own routes go through the same ledger, so a module cannot shadow them silently.
@@ -49,6 +50,13 @@ public struct ParleyAssembly {
         AuthRoutes(auth: auth, hub: hub).register(
             public: kernelRoot.group("/api/v1"), authenticated: kernelRoot.group("/api/v1", context: AuthenticatedContext.self))
         HealthRoutes(storage: storage, startedAt: .now).register(kernelRoot.group("/api/v1"))
+        OpenAPIRoutes(ledger: ledger, manifest: manifest, modules: modules).register(kernelRoot)
+        if manifest.metrics.enabled {
+            MetricsRoutes(hub: hub, path: manifest.metrics.path).register(root: kernelRoot, api: kernelRoot.group("/api/v1"))
+        }
+        // Sign-up and sign-in share the `auth` bucket (per IP); everything else under /api/ is `default`.
+        try kernel.rateLimit("auth", .post, "/api/v1/auth/register", owner: "kernel")
+        try kernel.rateLimit("auth", .post, "/api/v1/auth/login", owner: "kernel")
         // A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token).
         kernelRoot.get("/ws") { _, context -> Response in
             guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
@@ -66,11 +74,14 @@ public struct ParleyAssembly {
             let instance = module.descriptor.make(module.configuration)
             let registrar = ModuleRegistrar(moduleID: module.id, kernel: kernel, root: kernelRoot)
             try instance.register(with: registrar)
-            for (name, handler) in registrar.events {
+            for (name, policy, handler) in registrar.events {
+                if let policy, kernel.rateLimiter.policy(named: policy) == nil {
+                    throw BootError.configuration("\(module.id): rate-limit policy '\(policy)' for event \(name) is not in rate_limits.policies")
+                }
                 if let existing = eventEntries[name] {
                     eventConflicts.append(.eventConflict(event: name, first: existing.owner, second: module.id))
                 } else {
-                    eventEntries[name] = EventRouter.Entry(owner: module.id, handler: handler)
+                    eventEntries[name] = EventRouter.Entry(owner: module.id, policy: policy, handler: handler)
                 }
             }
             if !registrar.migrations.isEmpty {
@@ -87,7 +98,7 @@ public struct ParleyAssembly {
             rawEndpoints += registrar.engineIOEndpoints.map { ($0.path, module.id, $0.handler) }
         }
 
-        let events = EventRouter(entries: eventEntries)
+        let events = EventRouter(entries: eventEntries, limiter: kernel.rateLimiter)
         // Socket.IO: Parley's main namespace serves the same events as `/ws`; modules may add namespaces.
         let socketIO = manifest.realtime.socketio
         let engineSettings = EngineIOSettings(

@@ -60,7 +60,16 @@ struct AuthRoutes: Sendable {
     }
 
     func register(public routes: RouterGroup<ParleyRequestContext>, authenticated: RouterGroup<AuthenticatedContext>) {
-        routes.post("auth/register") { request, context -> Envelope<PrivateProfile> in
+        routes.post("auth/register", doc: RouteDoc(
+            "Create an account", tags: ["auth"],
+            body: .json(.input([
+                "username": .string(minLength: 3, maxLength: 50, pattern: "^[A-Za-z0-9_]{3,50}$").described("Letters, digits and underscores"),
+                "email": .string(format: "email", maxLength: 254),
+                "password": .string(minLength: 8, maxLength: 72)
+                    .described("At least 8 characters with an uppercase letter, a lowercase letter and a digit; at most 72 bytes"),
+            ], required: ["username", "email", "password"])),
+            response: .data(KernelSchemas.user, status: 201), errors: [409])
+        ) { request, context -> Envelope<PrivateProfile> in
             let body = try await request.decodeJSON(RegisterBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
             let username = body.username ?? ""
@@ -85,7 +94,16 @@ struct AuthRoutes: Sendable {
             return Envelope(user.privateProfile, message: "User registered successfully", status: .created)
         }
 
-        routes.post("auth/login") { request, context -> Envelope<LoginResult> in
+        routes.post("auth/login", doc: RouteDoc(
+            "Sign in with e-mail or username", tags: ["auth"],
+            description: "Give `email` (an e-mail address or a username) or `username`, and `password`.",
+            body: .json(.input([
+                "email": .string().described("E-mail address or username"),
+                "username": .string(),
+                "password": .string(minLength: 1),
+            ], required: ["password"])),
+            response: .data(KernelSchemas.login), errors: [401])
+        ) { request, context -> Envelope<LoginResult> in
             let body = try await request.decodeJSON(LoginBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
             let identifier = (body.email ?? body.username ?? "").trimmingCharacters(in: .whitespaces)
@@ -97,7 +115,12 @@ struct AuthRoutes: Sendable {
                             message: "Login successful")
         }
 
-        routes.post("auth/refresh") { request, context -> Envelope<TokenPair> in
+        routes.post("auth/refresh", doc: RouteDoc(
+            "Exchange a refresh token for a new token pair", tags: ["auth"],
+            description: "Refresh tokens rotate: each works once. Presenting one that was already used revokes its session.",
+            body: .json(.input(["refreshToken": .string(minLength: 1)], required: ["refreshToken"])),
+            response: .data(KernelSchemas.tokenPair), errors: [401])
+        ) { request, context -> Envelope<TokenPair> in
             let body = try await request.decodeJSON(RefreshBody.self, limit: context.limits.maxBodyBytes)
             guard let token = body.refreshToken, !token.isEmpty else {
                 throw APIError.validation(field: "refreshToken", "is required")
@@ -111,25 +134,37 @@ struct AuthRoutes: Sendable {
             }
         }
 
-        authenticated.post("auth/logout") { request, context -> EmptyEnvelope in
+        authenticated.post("auth/logout", doc: RouteDoc(
+            "End this session", tags: ["auth"],
+            description: "The access token stops working at once and the session's realtime connections close. "
+                + "A body (seed 001's `refreshToken`) is accepted and ignored: the access token names the session.",
+            response: .empty)
+        ) { request, context -> EmptyEnvelope in
             // The body's refreshToken (seed 001) is optional: the access token already names the session.
             try await auth.revokeSession(context.identity.sessionID, reason: "logout")
             hub.closeSessions([context.identity.sessionID])
             return .empty("Logout successful")
         }
 
-        authenticated.post("auth/logout-all") { _, context -> EmptyEnvelope in
+        authenticated.post("auth/logout-all", doc: RouteDoc("End every session of this account", tags: ["auth"], response: .empty)
+        ) { _, context -> EmptyEnvelope in
             let sessions = try await auth.revokeAllSessions(userID: context.userID, reason: "logout-all")
             hub.closeSessions(sessions)
             return .empty("Logged out from all devices")
         }
 
-        authenticated.get("auth/me") { _, context -> Envelope<PrivateProfile> in
+        authenticated.get("auth/me", doc: RouteDoc("The signed-in user", tags: ["auth"], response: .envelope(KernelSchemas.user))
+        ) { _, context -> Envelope<PrivateProfile> in
             guard let user = try await auth.user(id: context.userID) else { throw APIError.unauthorized() }
             return Envelope(user.privateProfile)
         }
 
-        authenticated.get("users") { request, context -> Envelope<[PublicProfile]> in
+        authenticated.get("users", doc: RouteDoc(
+            "Search users by username", tags: ["users"],
+            parameters: [.query("query", .string(minLength: 1, maxLength: 100), "Text to look for", required: true)]
+                + RouteDoc.pageParameters(sortable: ["username", "createdAt"], defaultOrder: "asc"),
+            response: .envelope(.array(KernelSchemas.publicUser), paginated: true))
+        ) { request, context -> Envelope<[PublicProfile]> in
             let query = request.uri.queryParameters
             guard let text = query["query"].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
                 throw APIError.validation(field: "query", "is required")
@@ -140,13 +175,23 @@ struct AuthRoutes: Sendable {
             return Envelope(users.map(\.publicProfile), pagination: page.pagination(total: total))
         }
 
-        authenticated.get("users/{userID}") { _, context -> Envelope<PublicProfile> in
+        authenticated.get("users/{userID}", doc: RouteDoc("A user's public profile", tags: ["users"], response: .envelope(KernelSchemas.publicUser))
+        ) { _, context -> Envelope<PublicProfile> in
             let id = try pathID(context.parameters.get("userID"), "User")
             guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
             return Envelope(user.publicProfile)
         }
 
-        authenticated.patch("users/{userID}") { request, context -> Envelope<PrivateProfile> in
+        authenticated.patch("users/{userID}", doc: RouteDoc(
+            "Update your own profile", tags: ["users"],
+            description: "Only your own account (403 otherwise). An absent field stays as it is; `null` clears `avatar` or `statusMessage`.",
+            body: .json(.input([
+                "username": .string(minLength: 3, maxLength: 50, pattern: "^[A-Za-z0-9_]{3,50}$"),
+                "avatar": JSONSchema.string(maxLength: 2048).orNull,
+                "statusMessage": JSONSchema.string(maxLength: 200).orNull,
+            ])),
+            response: .data(KernelSchemas.user), errors: [403, 409])
+        ) { request, context -> Envelope<PrivateProfile> in
             let id = try pathID(context.parameters.get("userID"), "User")
             guard id == context.userID else { throw APIError.forbidden("You can only update your own profile") }
             let body = try await request.decodeJSON(PatchUserBody.self, limit: context.limits.maxBodyBytes)
@@ -161,7 +206,10 @@ struct AuthRoutes: Sendable {
             return Envelope(user.privateProfile, message: "User updated successfully")
         }
 
-        authenticated.delete("users/{userID}") { _, context -> EmptyEnvelope in
+        authenticated.delete("users/{userID}", doc: RouteDoc(
+            "Delete your own account", tags: ["users"], description: "Only your own account (403 otherwise); its sessions end at once.",
+            response: .empty, errors: [403])
+        ) { _, context -> EmptyEnvelope in
             let id = try pathID(context.parameters.get("userID"), "User")
             guard id == context.userID else { throw APIError.forbidden("You can only delete your own account") }
             let sessions = try await auth.deleteUser(id: id)
@@ -169,7 +217,8 @@ struct AuthRoutes: Sendable {
             return .empty("User deleted successfully")
         }
 
-        authenticated.get("users/{userID}/presence") { _, context -> Envelope<Presence> in
+        authenticated.get("users/{userID}/presence", doc: RouteDoc("Whether a user is online", tags: ["users"], response: .envelope(KernelSchemas.presence))
+        ) { _, context -> Envelope<Presence> in
             let id = try pathID(context.parameters.get("userID"), "User")
             guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
             return Envelope(Presence(userId: user.id, isOnline: user.isOnline, lastSeen: Timestamp.iso(user.lastSeen)))
@@ -194,12 +243,14 @@ struct HealthRoutes: Sendable {
     }
 
     func register(_ routes: RouterGroup<ParleyRequestContext>) {
-        routes.get("health") { _, _ -> Envelope<Health> in
+        routes.get("health", doc: RouteDoc("Liveness", tags: ["health"], response: .data(KernelSchemas.health))) { _, _ -> Envelope<Health> in
             let uptime = (ContinuousClock.now - startedAt).components.seconds
             return Envelope(Health(status: "healthy", timestamp: Timestamp.iso(Timestamp.nowMillis()), uptime: Int(uptime)),
                             message: "Service is healthy")
         }
-        routes.get("health/ready") { _, _ -> Envelope<Ready> in
+        routes.get("health/ready", doc: RouteDoc(
+            "Readiness: storage reachable", tags: ["health"], response: .data(KernelSchemas.ready), errors: [503])
+        ) { _, _ -> Envelope<Ready> in
             do {
                 try await storage.ping()
                 return Envelope(Ready(status: "ready", checks: ["database": "connected"]), message: "Service is ready")

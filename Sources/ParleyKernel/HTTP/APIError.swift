@@ -22,6 +22,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     public let errors: [FieldError]
     /// Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`).
     public let headers: HTTPFields
+    /// For rate-limit refusals: when to try again, as realtime `error` events report it (`retry_after_ms`).
+    public var retryAfterMilliseconds: Int?
 
     public init(status: HTTPResponse.Status, code: String, message: String, errors: [FieldError] = [], headers: HTTPFields = [:]) {
         self.status = status

@@ -9,6 +9,12 @@ struct KernelMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let auth: AuthService
     let limits: RequestLimits
+    let limiter: RateLimiter
+    let policies: RateLimitRoutes
+    let clientAddress: ClientAddress
+
+    /// Under /api/ but never limited: probes and the API's own description.
+    static let unlimited: Set<String> = ["/api/v1/health", "/api/v1/health/ready", "/api/openapi.json", "/api/docs"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -29,16 +35,37 @@ struct KernelMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var response: Response
         do {
+            try charge(request, &context)
             response = try await next(request, context)
         } catch {
             response = Self.errorResponse(error, request: request, context: context)
         }
         response.headers[.requestID] = context.requestID
+        if let decision = context.rateLimit, decision.allowed { response.headers.append(contentsOf: decision.headers) }
         let elapsed = ContinuousClock.now - started
+        // Route templates, never concrete paths: ids would make a series per resource.
+        ParleyMetrics.httpRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+                                  status: Int(response.status.code), duration: elapsed)
         context.logger.info("\(request.method) \(request.uri.path) \(response.status.code)", metadata: [
             "ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
         ])
         return response
+    }
+
+    /// Charges the request to its route's policy (`default` for the rest of /api/); throws the 429.
+    func charge(_ request: Request, _ context: inout Context) throws {
+        let path = request.uri.path
+        guard limiter.isEnabled, path.hasPrefix("/api/"), !Self.unlimited.contains(path) else { return }
+        let policyName = policies.policy(method: request.method.rawValue, path: path) ?? "default"
+        guard let policy = limiter.policy(named: policyName) else { return }
+        let ip = clientAddress.resolve(socket: context.remoteAddress, forwardedFor: request.headers[.xForwardedFor])
+        let key = policy.per == .user ? context.identity.map { "user:\($0.userID)" } ?? "ip:\(ip)" : "ip:\(ip)"
+        guard let decision = limiter.take(policy: policyName, key: key) else { return }
+        context.rateLimit = decision
+        if !decision.allowed {
+            ParleyMetrics.rateLimited(policy: policyName)
+            throw decision.error
+        }
     }
 
     func bearerToken(_ request: Request) -> String? {
@@ -87,4 +114,5 @@ struct KernelMiddleware: RouterMiddleware {
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

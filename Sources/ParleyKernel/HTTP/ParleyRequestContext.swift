@@ -33,10 +33,15 @@ public struct ParleyRequestContext: RequestContext, WebSocketRequestContext {
     public var authFailure: String?
     public var limits = RequestLimits()
     public var requestID: String = ""
+    /// The socket peer's IP address (nil in router tests, which have no socket).
+    public let remoteAddress: String?
+    /// The rate-limit charge for this request, whose figures every response reports in its headers.
+    public var rateLimit: RateLimitDecision?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 

@@ -173,6 +173,26 @@ public struct RealtimeSettings: Decodable, Sendable {
     }
 }
 
+/// `metrics:` — the Prometheus endpoint.
+public struct MetricsSettings: Decodable, Sendable {
+    public var enabled = true
+    /// Where the Prometheus text exposition is served (the JSON variant stays at `/api/v1/metrics`).
+    public var path = "/metrics"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case enabled, path }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+        path = try c.decodeIfPresent(String.self, forKey: .path) ?? path
+        guard path.hasPrefix("/"), path.count > 1, !path.hasPrefix("/api/") else {
+            throw ConfigError(path: "metrics.path", message: "must start with / and lie outside /api/")
+        }
+    }
+}
+
 /// `logging:` — swift-log level for every logger.
 public struct LoggingSettings: Decodable, Sendable {
     public var level = "info"
@@ -202,6 +222,8 @@ public struct Manifest: Sendable {
     public var auth = AuthSettings()
     public var realtime = RealtimeSettings()
     public var logging = LoggingSettings()
+    public var rateLimits = RateLimitSettings()
+    public var metrics = MetricsSettings()
     public var modules: [EnabledModule] = []
 
     public init(server: ServerSettings = ServerSettings(), storage: StorageSettings = StorageSettings(),
@@ -247,7 +269,10 @@ struct ManifestDocument: Decodable {
     static let catalogKey = CodingUserInfoKey(rawValue: "parley.catalog")!
     var manifest = Manifest()
 
-    enum CodingKeys: String, CodingKey { case server, storage, auth, realtime, logging, modules }
+    enum CodingKeys: String, CodingKey {
+        case server, storage, auth, realtime, logging, modules, metrics
+        case rateLimits = "rate_limits"
+    }
 
     struct ModuleKey: CodingKey {
         let stringValue: String
@@ -267,6 +292,8 @@ struct ManifestDocument: Decodable {
         manifest.auth = try AuthSettings(from: c.superDecoder(forKey: .auth))
         manifest.realtime = try RealtimeSettings(from: c.superDecoder(forKey: .realtime))
         manifest.logging = try LoggingSettings(from: c.superDecoder(forKey: .logging))
+        manifest.rateLimits = try RateLimitSettings(from: c.superDecoder(forKey: .rateLimits))
+        manifest.metrics = try MetricsSettings(from: c.superDecoder(forKey: .metrics))
         guard c.contains(.modules), try !c.decodeNil(forKey: .modules) else { return }
         let modules = try c.nestedContainer(keyedBy: ModuleKey.self, forKey: .modules)
         for key in modules.allKeys {

@@ -32,6 +32,8 @@ public final class Kernel: Sendable {
     public let hub: RealtimeHub
     public let services: ServiceRegistry
     public let logger: Logger
+    public let rateLimiter: RateLimiter
+    let rateLimitRoutes = RateLimitRoutes()
 
     init(manifest: Manifest, storage: any Storage, auth: AuthService, hub: RealtimeHub, logger: Logger) {
         self.manifest = manifest
@@ -40,6 +42,15 @@ public final class Kernel: Sendable {
         self.hub = hub
         self.services = ServiceRegistry()
         self.logger = logger
+        rateLimiter = RateLimiter(settings: manifest.rateLimits)
+    }
+
+    /// Puts a route under a named rate-limit policy; an unknown policy is a boot error naming both.
+    func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, owner: String) throws {
+        guard rateLimiter.policy(named: policy) != nil else {
+            throw BootError.configuration("\(owner): rate-limit policy '\(policy)' for \(method.rawValue) \(path) is not in rate_limits.policies")
+        }
+        rateLimitRoutes.add(policy: policy, method: method.rawValue, path: path)
     }
 
     /// Whether a module is enabled in this deployment (for optional integrations).
@@ -55,7 +66,7 @@ public final class ModuleRegistrar {
     public let logger: Logger
     let root: LedgerRouter
     private(set) var migrations: [Migration] = []
-    private(set) var events: [(name: String, handler: EventRouter.Handler)] = []
+    private(set) var events: [(name: String, policy: String?, handler: EventRouter.Handler)] = []
     private(set) var lifecycleServices: [any Service] = []
     private(set) var socketIONamespaces: [(name: String, namespace: any SocketIONamespace)] = []
     private(set) var engineIOEndpoints: [(path: String, handler: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void)] = []
@@ -84,13 +95,21 @@ public final class ModuleRegistrar {
     }
 
     /// A realtime event handler, served by every transport. The reply becomes the ack of an ack'd emit.
+    /// `rateLimit` names the policy it is charged to (per user), the same bucket as its REST twin.
     public func on<Input: Decodable & Sendable>(
-        _ event: String, _ input: Input.Type,
+        _ event: String, _ input: Input.Type, rateLimit policy: String? = nil,
         _ handler: @escaping @Sendable (Input, RealtimeContext) async throws -> EventReply
     ) {
-        events.append((event, { payload, context in
+        events.append((event, policy, { payload, context in
             try await handler(try payload.decode(Input.self), context)
         }))
+    }
+
+    /// Charges a route (path under `prefix`, captures as `{name}`) to a named policy of `rate_limits`
+    /// instead of `default`.
+    public func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, prefix: String = "/api/v1") throws {
+        let full = path.hasPrefix("/") ? path : prefix + "/" + path
+        try kernel.rateLimit(policy, method, full, owner: moduleID)
     }
 
     /// This module's migrations, applied in order as group `<moduleID>`.

@@ -10,6 +10,8 @@ public final class RouteLedger: Sendable {
         public let method: String
         public let path: String
         public let owner: String
+        /// What the route declared for the OpenAPI document (nil: registered without `doc:`).
+        public let doc: RouteDoc?
     }
 
     private let state = Mutex<(entries: [Entry], conflicts: [BootError])>(([], []))
@@ -28,7 +30,7 @@ public final class RouteLedger: Sendable {
     }
 
     /// Returns true when the route is new and may be added to the router.
-    func record(method: String, path: String, owner: String) -> Bool {
+    func record(method: String, path: String, owner: String, doc: RouteDoc? = nil) -> Bool {
         let display = path.hasPrefix("/") ? path : "/" + path
         let key = Self.normalize(display)
         return state.withLock { state in
@@ -36,7 +38,7 @@ public final class RouteLedger: Sendable {
                 state.conflicts.append(.routeConflict(method: method, path: display, first: existing.owner, second: owner))
                 return false
             }
-            state.entries.append(Entry(method: method, path: display, owner: owner))
+            state.entries.append(Entry(method: method, path: display, owner: owner, doc: doc))
             return true
         }
     }
@@ -52,7 +54,8 @@ struct LedgerRouter: RouterMethods {
     @discardableResult
     func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> LedgerRouter
     where Responder.Context == ParleyRequestContext {
-        if ledger.record(method: method.rawValue, path: path.description, owner: owner) {
+        // `RouteDoc.current` is set by the `doc:` registration overloads for exactly this call.
+        if ledger.record(method: method.rawValue, path: path.description, owner: owner, doc: RouteDoc.current) {
             router.on(path, method: method, responder: responder)
         }
         return self

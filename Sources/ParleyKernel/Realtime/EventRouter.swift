@@ -26,10 +26,13 @@ public struct EventRouter: Sendable {
 
     struct Entry: Sendable {
         let owner: String
+        /// The rate-limit policy the event is charged to, per user (nil: not limited).
+        var policy: String? = nil
         let handler: Handler
     }
 
     let entries: [String: Entry]
+    var limiter: RateLimiter? = nil
 
     public var events: [(event: String, owner: String)] {
         entries.map { ($0.key, $0.value.owner) }.sorted { $0.event < $1.event }
@@ -40,6 +43,10 @@ public struct EventRouter: Sendable {
         guard let entry = entries[event] else {
             throw APIError.notFound("Unknown event '\(event)'")
         }
+        if let policy = entry.policy, let decision = limiter?.take(policy: policy, key: "user:\(context.userID)"), !decision.allowed {
+            ParleyMetrics.rateLimited(policy: policy)
+            throw decision.error
+        }
         return try await entry.handler(payload, context)
     }
 }
@@ -49,6 +56,13 @@ public struct RealtimeErrorPayload: Encodable, Sendable {
     public let message: String
     public let code: String
     public let errors: [FieldError]?
+    /// Rate-limit refusals only: milliseconds until the event would be accepted (Matrix's `retry_after_ms`).
+    public var retryAfterMs: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case message, code, errors
+        case retryAfterMs = "retry_after_ms"
+    }
 
     public init(_ error: any Error, logger: Logger) {
         switch error {
@@ -56,6 +70,7 @@ public struct RealtimeErrorPayload: Encodable, Sendable {
             message = error.message
             code = error.code
             errors = error.errors.isEmpty ? nil : error.errors
+            retryAfterMs = error.retryAfterMilliseconds
         case let error as DecodingError:
             let apiError = APIError.from(error)
             message = apiError.message

@@ -25,10 +25,15 @@ final class FrameWriter: Sendable {
             pending.subtract(1, ordering: .relaxed)
             return false
         }
+        let bytes = frame.data.readableBytes
+        ParleyMetrics.outboundQueueBytes.add(bytes, ordering: .relaxed)
         let loop = channel.eventLoop
         loop.execute { [self] in
             let written = loop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { [self] _ in pending.subtract(1, ordering: .relaxed) }
+            written.futureResult.whenComplete { [self] _ in
+                pending.subtract(1, ordering: .relaxed)
+                ParleyMetrics.outboundQueueBytes.subtract(bytes, ordering: .relaxed)
+            }
             channel.write(frame, promise: written)
             guard !flushScheduled else { return }
             flushScheduled = true

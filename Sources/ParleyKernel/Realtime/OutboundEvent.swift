@@ -8,17 +8,20 @@ public final class OutboundEvent: Sendable {
     public let name: String
     /// The `data` value as JSON text.
     public let dataJSON: String
+    /// When the server received what caused this event (a message's arrival), for the delivery-latency metric.
+    public let origin: ContinuousClock.Instant?
     private let frames = Mutex<[String: String]>([:])
     private let frameBuffers = Mutex<[String: ByteBuffer]>([:])
 
-    public init(_ name: String, dataJSON: String) {
+    public init(_ name: String, dataJSON: String, origin: ContinuousClock.Instant? = nil) {
         self.name = name
         self.dataJSON = dataJSON
+        self.origin = origin
     }
 
-    public convenience init(_ name: String, _ data: some Encodable) throws {
+    public convenience init(_ name: String, _ data: some Encodable, origin: ContinuousClock.Instant? = nil) throws {
         let encoded = try JSONBody.encode(data)
-        self.init(name, dataJSON: String(decoding: encoded, as: UTF8.self))
+        self.init(name, dataJSON: String(decoding: encoded, as: UTF8.self), origin: origin)
     }
 
     /// The frame for one transport, built by `build` on first use and cached.

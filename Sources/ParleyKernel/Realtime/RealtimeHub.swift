@@ -66,6 +66,7 @@ public final class RealtimeHub: Sendable {
             state.userConnections[connection.userID, default: []].insert(connection.id)
             return isFirst
         }
+        ParleyMetrics.connectionOpened(transport: connection.transport)
         if first { await announce(userID: connection.userID, online: true) }
     }
 
@@ -84,10 +85,20 @@ public final class RealtimeHub: Sendable {
             }
             return false
         }
+        ParleyMetrics.disconnected(reason: connection.reasonForClose.map { "\($0)" } ?? "client_gone")
         if last { await announce(userID: connection.userID, online: false) }
     }
 
     public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Live connections on this node by transport (`ws`, `socketio`).
+    public var connectionsByTransport: [String: Int] {
+        state.withLock { state in
+            var counts: [String: Int] = [:]
+            for connection in state.connections.values { counts[connection.transport, default: 0] += 1 }
+            return counts
+        }
+    }
 
 
     private func announce(userID: String, online: Bool) async {
@@ -159,7 +170,12 @@ public final class RealtimeHub: Sendable {
                     return connection
                 }
             }
-            for connection in targets { connection.send(.event(event)) }
+            let started = ContinuousClock.now
+            var delivered = 0
+            for connection in targets where connection.send(.event(event)) { delivered += 1 }
+            let finished = ContinuousClock.now
+            ParleyMetrics.broadcast(deliveries: delivered, duration: finished - started,
+                                    sinceOrigin: event.origin.map { finished - $0 })
         case .subscribe(let userID, let topic):
             state.withLock { state in
                 for id in state.userConnections[userID] ?? [] {

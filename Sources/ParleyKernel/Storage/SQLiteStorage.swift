@@ -24,14 +24,19 @@ public final class SQLiteStorage: Storage {
         summary = "sqlite:\(path)"
     }
 
+    /// Durations include waiting for a connection (the writer is serial): what callers experience.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
-        try await translatingErrors {
+        let started = ContinuousClock.now
+        defer { ParleyMetrics.storageQuery(operation: "read", backend: "sqlite", duration: ContinuousClock.now - started) }
+        return try await translatingErrors {
             try await pool.read { db in try body(GRDBExecutor(db: db)) }
         }
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
-        try await translatingErrors {
+        let started = ContinuousClock.now
+        defer { ParleyMetrics.storageQuery(operation: "write", backend: "sqlite", duration: ContinuousClock.now - started) }
+        return try await translatingErrors {
             try await pool.write { db in try body(GRDBExecutor(db: db)) }
         }
     }

@@ -1,0 +1,71 @@
+import Foundation
+import ParleyKernel
+
+/// Messaging's named schemas for the OpenAPI document, matching `Message.encode(to:)` and the other
+/// encoders of this module. Public: rooms, direct messages and groups answer with the same messages.
+public enum MessagingSchemas {
+    public static let reaction: JSONSchema = .ref(name: "Reaction", definition: .object([
+        "emoji": .string(),
+        "count": .integer(minimum: 1),
+        "userIds": .array(.uuid),
+    ]))
+
+    public static let message: JSONSchema = .ref(name: "Message", definition: .object([
+        "id": .uuid,
+        "channelId": .uuid,
+        "senderId": .uuid,
+        "roomId": JSONSchema.uuid.orNull.described("Set for room messages"),
+        "groupId": JSONSchema.uuid.orNull.described("Set for group messages"),
+        "receiverId": JSONSchema.uuid.orNull.described("Set for direct messages: the other participant"),
+        "conversationId": JSONSchema.uuid.orNull.described("Set for direct messages"),
+        "content": JSONSchema.string().described("Empty once deleted"),
+        "type": .string(enum: MessageType.allCases.map(\.rawValue)),
+        "status": JSONSchema.string(enum: ["SENT", "DELIVERED", "SEEN"]).described("From the other members' receipts"),
+        "parentId": JSONSchema.uuid.orNull.described("The message this one replies to"),
+        "replyCount": .integer(minimum: 0),
+        "reactions": .array(reaction),
+        "metadata": JSONSchema.anyObject.described("Free-form; FILE/IMAGE messages carry the file's fields"),
+        "createdAt": .dateTime,
+        "updatedAt": .dateTime,
+        "editedAt": JSONSchema.dateTime.orNull,
+        "isDeleted": .boolean,
+        "deletedAt": JSONSchema.dateTime.orNull,
+    ]).described("A message; a deleted one stays as a tombstone (`isDeleted`, empty content)"))
+
+    static let reactionChange: JSONSchema = .ref(name: "ReactionChange", definition: .object([
+        "messageId": .uuid,
+        "channelId": .uuid,
+        "userId": .uuid,
+        "emoji": .string(),
+        "action": .string(enum: ["added", "removed"]),
+        "reactions": .array(reaction),
+    ]))
+
+    public static let receipt: JSONSchema = .ref(name: "Receipt", definition: .object([
+        "id": JSONSchema.uuid.described("The message id"),
+        "messageId": .uuid,
+        "channelId": .uuid,
+        "userId": .uuid,
+        "status": JSONSchema.string(enum: ["DELIVERED", "SEEN"]).described("The receipt given"),
+        "messageStatus": JSONSchema.string(enum: ["SENT", "DELIVERED", "SEEN"]).described("The message's status now"),
+        "unreadCount": .integer(minimum: 0),
+        "at": .dateTime,
+    ]))
+
+    /// What a message body may say besides its target: shared by `POST /messages` and the per-channel sends.
+    public static func messageFields(_ channels: ChannelService) -> [JSONSchema.Property] {
+        JSONSchema.fields([
+            "content": JSONSchema.string(minLength: 1, maxLength: channels.configuration.maxContentLength)
+                .described("Not blank; at most \(channels.configuration.maxContentLength) characters"),
+            "type": JSONSchema.string(enum: MessageType.allCases.map(\.rawValue)).described("Default TEXT"),
+            "parentId": JSONSchema.uuid.described("Reply to this message (same channel)"),
+            "metadata": JSONSchema.anyObject.orNull
+                .described("At most \(channels.configuration.maxMetadataBytes) bytes as JSON; FILE/IMAGE messages need `fileId` (files module)"),
+        ])
+    }
+
+    /// A send body with no target field (the target is in the path).
+    public static func messageBody(_ channels: ChannelService) -> JSONSchema {
+        .input(messageFields(channels), required: ["content"])
+    }
+}
