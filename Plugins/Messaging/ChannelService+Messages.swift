@@ -128,6 +128,12 @@ extension ChannelService {
     /// Validates, resolves the target channel, commits the message, then fans it out as `message:received`.
     /// Returns only after the commit: an acknowledged message is a stored message.
     public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
+        try await sendEncoded(request, senderID: senderID, exceptConnection: exceptConnection).message
+    }
+
+    /// `send`, also returning the message's JSON as the broadcast encoded it (nil if encoding failed), so a
+    /// realtime ack and `message:sent` reuse it instead of encoding the message again.
+    func sendEncoded(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> (message: Message, json: String?) {
         let receivedAt = ContinuousClock.now
         ParleyMetrics.messageReceived(kind: "message")
         var validator = Validator()
@@ -199,11 +205,13 @@ extension ChannelService {
         }
         for hook in hooks { await hook.committed(message) }
         do {
-            hub.publish(try OutboundEvent("message:received", message, origin: receivedAt), topic: Self.topic(channelID), exceptConnection: exceptConnection)
+            let event = try OutboundEvent("message:received", message, origin: receivedAt)
+            hub.publish(event, topic: Self.topic(channelID), exceptConnection: exceptConnection)
+            return (message, event.dataJSON)
         } catch {
             logger.error("could not encode message:received: \(error)")
+            return (message, nil)
         }
-        return message
     }
 
     /// Exactly one of the target fields, recorded as a field error otherwise.

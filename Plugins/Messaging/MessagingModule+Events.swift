@@ -22,11 +22,12 @@ extension MessagingModule {
         // confirmation, for clients that emit without an ack); every other connection of every member (the
         // sender's other devices included) gets `message:received`.
         registrar.on("message:send", ChannelService.SendRequest.self, rateLimit: "messages") { request, context in
-            let message = try await channels.send(request, senderID: context.userID, exceptConnection: context.connection.id)
-            if let event = try? OutboundEvent("message:sent", message) {
-                channels.hub.send(event, toConnection: context.connection.id)
-            }
-            return message
+            let (message, json) = try await channels.sendEncoded(request, senderID: context.userID,
+                                                                 exceptConnection: context.connection.id)
+            guard let json else { return message }
+            // The broadcast's JSON, reused: the message is encoded once for everyone.
+            context.connection.send(.event(OutboundEvent("message:sent", dataJSON: json)))
+            return EncodedReply(json: json)
         }
         registrar.on("message:edit", MessageRef.self) { ref, context in
             try await channels.edit(messageID: try Self.messageID(ref), content: ref.content, userID: context.userID)

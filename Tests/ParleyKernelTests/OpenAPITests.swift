@@ -98,6 +98,26 @@ import Testing
         #expect(document["paths"]?["/api/v1/health"]?["get"]?["responses"]?["401"] == nil)
     }
 
+    /// A route registered without `doc:` (the calls module, for now) is still listed, with its path
+    /// parameters and a generic response, rather than silently missing.
+    @Test func routesWithoutADocStillAppear() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let manifest = try TestManifest.manifest(
+            directory: directory.path, modules: Self.allModules + ["calls: {app_secret: 0123456789abcdef0123456789abcdef}"])
+        let ledger = try await ParleyAssembly.check(manifest: manifest).ledger
+        let document = OpenAPIDocument.build(ledger: ledger)
+        let calls = ledger.entries.filter { $0.owner == "calls" }
+        #expect(!calls.isEmpty)
+        for entry in OpenAPIDocument.documentedEntries(ledger) {
+            let operation = try #require(document["paths"]?[entry.path]?[entry.method.lowercased()], "\(entry.method) \(entry.path)")
+            if entry.doc == nil {
+                #expect(operation["responses"]?["default"] != nil, "\(entry.method) \(entry.path)")
+                #expect(operation["tags"] == .array([.string(entry.owner)]))
+            }
+        }
+    }
+
     @Test func everySchemaReferenceResolves() async throws {
         let (_, document) = try await Self.document(modules: Self.allModules)
         let schemas = try #require(document["components"]?["schemas"])

@@ -57,8 +57,14 @@ public enum OpenAPIDocument {
 
         var paths: [(String, OpenAPIJSON)] = []
         var tagsUsed: [String] = []
+        var operationIDs: Set<String> = []
         for entry in documentedEntries(ledger, info: info) {
-            let operation = operation(entry, collect: collect)
+            // `/metrics` and `/api/v1/metrics` read alike once the prefix is dropped: ids must stay unique.
+            var id = operationID(method: entry.method, path: entry.path)
+            if operationIDs.contains(id) { id = operationID(method: entry.method, path: entry.path, keepPrefix: true) }
+            while operationIDs.contains(id) { id += "_" }
+            operationIDs.insert(id)
+            let operation = operation(entry, operationID: id, collect: collect)
             for tag in entry.doc?.tags ?? [entry.owner] where !tagsUsed.contains(tag) { tagsUsed.append(tag) }
             let method = entry.method.lowercased()
             if let index = paths.firstIndex(where: { $0.0 == entry.path }), case .object(let operations) = paths[index].1 {
@@ -110,15 +116,15 @@ public enum OpenAPIDocument {
         }
     }
 
-    static func operationID(method: String, path: String) -> String {
-        let words = path.split(separator: "/").filter { $0 != "api" && $0 != "v1" }.map { part -> String in
+    static func operationID(method: String, path: String, keepPrefix: Bool = false) -> String {
+        let words = path.split(separator: "/").filter { keepPrefix || ($0 != "api" && $0 != "v1") }.map { part -> String in
             let clean = part.filter { $0.isLetter || $0.isNumber }
             return clean.prefix(1).uppercased() + clean.dropFirst()
         }
         return method.lowercased() + words.joined()
     }
 
-    static func operation(_ entry: RouteLedger.Entry, collect: (String, JSONSchema) -> Void) -> OpenAPIJSON {
+    static func operation(_ entry: RouteLedger.Entry, operationID: String, collect: (String, JSONSchema) -> Void) -> OpenAPIJSON {
         let doc = entry.doc
         let captures = captures(entry.path)
         var out: [(String, OpenAPIJSON)] = [
@@ -126,7 +132,7 @@ public enum OpenAPIDocument {
             ("summary", .string(doc?.summary ?? "\(entry.method) \(entry.path) (not documented yet)")),
         ]
         if let description = doc?.description { out.append(("description", .string(description))) }
-        out.append(("operationId", .string(operationID(method: entry.method, path: entry.path))))
+        out.append(("operationId", .string(operationID)))
 
         // Path captures first, in path order (a documented one keeps its schema), then query and headers.
         var parameters: [OpenAPIJSON] = captures.map { name in
@@ -203,17 +209,19 @@ public enum OpenAPIDocument {
         let errorSchema = JSONSchema.ref(name: "Error", definition: KernelSchemas.error).render(collect: collect)
         for code in errors.sorted() {
             var response: [(String, OpenAPIJSON)] = [("description", .string(reason(code)))]
-            var headers: [(String, OpenAPIJSON)] = []
-            // A rate limiter may answer before the kernel middleware stamps the request id.
-            if code != 429 { headers.append(("X-Request-Id", .object([("$ref", "#/components/headers/X-Request-Id")]))) }
+            var headers: [(String, OpenAPIJSON)] = [("X-Request-Id", .object([("$ref", "#/components/headers/X-Request-Id")]))]
             if code == 401 {
                 headers.append(("WWW-Authenticate", .object([("description", "`Bearer`"), ("schema", .object([("type", "string")]))])))
             }
             if code == 429 {
-                headers.append(("Retry-After", .object([("description", "Seconds to wait before retrying"),
-                                                        ("schema", .object([("type", "string")]))])))
+                for (name, text) in [("Retry-After", "Seconds to wait before retrying"), ("X-RateLimit-Limit", "Requests allowed per window"),
+                                     ("X-RateLimit-Remaining", "Requests left in this window"),
+                                     ("X-RateLimit-Reset", "When the window resets (Unix seconds)"),
+                                     ("RateLimit-Policy", "The policy (IETF draft)"), ("RateLimit", "The limit's state (IETF draft)")] {
+                    headers.append((name, .object([("description", .string(text)), ("schema", .object([("type", "string")]))])))
+                }
             }
-            if !headers.isEmpty { response.append(("headers", .object(headers))) }
+            response.append(("headers", .object(headers)))
             response.append(("content", .object([("application/json", .object([("schema", errorSchema)]))])))
             responses.append((String(code), .object(response)))
         }

@@ -59,9 +59,18 @@ public enum ParleyMetrics {
 
     // MARK: Recording (modules and kernel)
 
+    static let messageKinds = ["message", "edit", "delete", "reaction", "receipt", "typing"]
+    /// Hot-path handles made once: no key building or lock per message.
+    private static let receivedByKind: [String: Metrics.Counter] = Dictionary(uniqueKeysWithValues: messageKinds.map {
+        ($0, counter("parley_messages_received_total", [("kind", $0)]))
+    })
+    private static let delivered = counter("parley_messages_delivered_total")
+    private static let broadcastDuration = timer("parley_broadcast_duration_seconds")
+    private static let deliveryLatency = timer("parley_message_delivery_seconds")
+
     /// A message-like event accepted from a client: `message`, `edit`, `delete`, `reaction`, `receipt`, `typing`.
     public static func messageReceived(kind: String) {
-        counter("parley_messages_received_total", [("kind", kind)]).increment()
+        (receivedByKind[kind] ?? counter("parley_messages_received_total", [("kind", kind)])).increment()
     }
 
     public static func uploadBytes(_ count: Int) {
@@ -83,9 +92,9 @@ public enum ParleyMetrics {
     /// One publish delivered locally: to how many connections, how long the fan-out took, and how long since
     /// the server received what caused it.
     static func broadcast(deliveries: Int, duration: Duration, sinceOrigin: Duration?) {
-        if deliveries > 0 { counter("parley_messages_delivered_total").increment(by: deliveries) }
-        timer("parley_broadcast_duration_seconds").recordNanoseconds(nanoseconds(duration))
-        if let sinceOrigin { timer("parley_message_delivery_seconds").recordNanoseconds(nanoseconds(sinceOrigin)) }
+        if deliveries > 0 { delivered.increment(by: deliveries) }
+        broadcastDuration.recordNanoseconds(nanoseconds(duration))
+        if let sinceOrigin { deliveryLatency.recordNanoseconds(nanoseconds(sinceOrigin)) }
     }
 
     static func httpRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -93,8 +102,14 @@ public enum ParleyMetrics {
             .recordNanoseconds(nanoseconds(duration))
     }
 
+    private static let storageTimers: [String: Metrics.Timer] = Dictionary(uniqueKeysWithValues:
+        ["read", "write"].flatMap { operation in ["sqlite"].map { backend in
+            ("\(operation)/\(backend)", timer("parley_storage_query_duration_seconds", [("operation", operation), ("backend", backend)]))
+        } })
+
     static func storageQuery(operation: String, backend: String, duration: Duration) {
-        timer("parley_storage_query_duration_seconds", [("operation", operation), ("backend", backend)])
+        (storageTimers["\(operation)/\(backend)"]
+            ?? timer("parley_storage_query_duration_seconds", [("operation", operation), ("backend", backend)]))
             .recordNanoseconds(nanoseconds(duration))
     }
 

@@ -19,6 +19,26 @@ public struct RealtimeContext: Sendable {
 /// The reply to an acknowledged event (nil: an empty reply).
 public typealias EventReply = (any Encodable & Sendable)?
 
+/// A reply already encoded as JSON (e.g. the stored message a broadcast just encoded): transports send its
+/// text as is instead of encoding the value again.
+public struct EncodedReply: Encodable, Sendable {
+    public let json: String
+
+    public init(json: String) { self.json = json }
+
+    /// Only for encoders other than the transports' fast path.
+    public func encode(to encoder: any Encoder) throws {
+        try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)).encode(to: encoder)
+    }
+
+    /// The reply's JSON text: pre-encoded text as is, anything else encoded once.
+    static func text(_ reply: EventReply) -> String? {
+        guard let reply else { return nil }
+        if let encoded = reply as? EncodedReply { return encoded.json }
+        return (try? JSONBody.encode(reply)).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
 /// Realtime handlers by event name. Modules register through their registrar at boot; every transport
 /// dispatches into this same table.
 public struct EventRouter: Sendable {

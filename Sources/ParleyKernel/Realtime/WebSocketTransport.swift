@@ -58,7 +58,7 @@ struct WebSocketTransport: Sendable {
     }
 
     static func renderAck(_ ack: Int, reply: EventReply) -> String {
-        let data = reply.flatMap { try? JSONBody.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        let data = EncodedReply.text(reply) ?? "null"
         return "{\"event\":\"ack\",\"ack\":\(ack),\"data\":\(data)}"
     }
 

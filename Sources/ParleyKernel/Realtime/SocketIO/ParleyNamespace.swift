@@ -71,7 +71,7 @@ struct ParleyNamespace: SocketIONamespace {
         do {
             let reply = try await events.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), context: context)
             if let ackID = event.ackID {
-                let data = reply.flatMap { try? JSONBody.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+                let data = EncodedReply.text(reply)
                 socket.ack(ackID, arguments: data.map { [$0] } ?? [])
             }
         } catch {
