@@ -180,7 +180,7 @@ extension ChannelService {
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
         let receiverID = target == "receiverId" ? targetID : nil
-        let message = try await storage.write { db -> Message in
+        let message = try await commits.write { db -> Message in
             if let parentID {
                 guard let parent = try db.queryOne("SELECT channel_id, deleted_at FROM messages WHERE id = ?", [parentID]),
                       parent.string("channel_id") == channelID, parent.optionalInt("deleted_at") == nil

@@ -14,6 +14,8 @@ public final class ChannelService: Sendable {
     public static let targetFields: [(field: String, module: String)] = [("roomId", "rooms"), ("receiverId", "direct"), ("groupId", "groups")]
 
     let storage: any Storage
+    /// Sends commit through here: concurrent sends share a transaction (see GroupCommit).
+    let commits: GroupCommit
     let hub: RealtimeHub
     let logger: Logger
     let configuration: MessagingModule.Configuration
@@ -22,6 +24,7 @@ public final class ChannelService: Sendable {
 
     init(storage: any Storage, hub: RealtimeHub, configuration: MessagingModule.Configuration, logger: Logger) {
         self.storage = storage
+        commits = GroupCommit(storage: storage)
         self.hub = hub
         self.configuration = configuration
         self.logger = logger

@@ -4,6 +4,7 @@ import Synchronization
 /// Time-ordered UUIDs (version 7): ids sort in creation order, so history pages and cursors order by id alone.
 public enum ParleyID {
     private static let state = Mutex<(lastMillis: UInt64, counter: UInt16)>((0, 0))
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A new lowercase UUIDv7 string. Monotonic within the process even for ids made in the same millisecond.
     public static func make(now: Date = Date()) -> String {
@@ -26,13 +27,20 @@ public enum ParleyID {
         for index in 0..<6 { bytes[index] = UInt8((millis >> (8 * (5 - UInt64(index)))) & 0xFF) }
         bytes[6] = 0x70 | UInt8((counter >> 8) & 0x0F)
         bytes[7] = UInt8(counter & 0xFF)
+        // One 64-bit draw (one getrandom call) for the eight random bytes.
         var random = SystemRandomNumberGenerator()
-        for index in 8..<16 { bytes[index] = UInt8.random(in: 0...255, using: &random) }
+        let entropy = random.next()
+        for index in 8..<16 { bytes[index] = UInt8(truncatingIfNeeded: entropy >> (8 * UInt64(index - 8))) }
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let chars = Array(hex)
-        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
-            + String(chars[16..<20]) + "-" + String(chars[20..<32])
+        // Hex by table, not String(format:): ids are made per message, and formatting showed up in profiles.
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Whether a client-supplied id has UUID shape; anything else is a 4xx before it reaches storage.
