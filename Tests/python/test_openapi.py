@@ -1,5 +1,5 @@
 """The OpenAPI document against the real binary: it is a valid OpenAPI 3.1 document, and a bounded schemathesis
-run against the live server (signed in, with a room, message, group, file and conversation to aim at) finds no 5xx
+run against the live server (signed in, with a room, message, group, file, conversation and call to aim at) finds no 5xx
 and no answer the document does not allow (status, content type, body schema, headers).
 
 A handful of known-good requests (a right password, real targets) go first, since random data rarely reaches
@@ -31,10 +31,12 @@ from schemathesis.specs.openapi.checks import (
 
 from conftest import HTTP_TIMEOUT, create_room, register_and_login, send_message
 
-MODULES = {"messaging": {}, "rooms": {}, "direct": {}, "groups": {}, "files": {}}
+# Calls refuses to boot without a Jitsi app secret (of at least 16 characters); no Jitsi is contacted.
+MODULES = {"messaging": {}, "rooms": {}, "direct": {}, "groups": {}, "files": {},
+           "calls": {"app_secret": "openapi-fuzz-secret-0123456789abcdef"}}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-# Examples per operation and pass: ~60 operations × 3 passes takes about half a minute here.
+# Examples per operation and pass: ~70 operations × 3 passes takes about half a minute here.
 EXAMPLES = {"generated": 20, "known ids": 15, "negative": 15}
 BUDGET_SECONDS = 200
 
@@ -77,8 +79,9 @@ def _fixtures(srv) -> tuple[dict, dict, dict]:
     post(f"groups/{group['id']}/members", json={"userId": peer["id"]})
     file = post("files", files={"file": ("notes.txt", b"some plain text\n" * 4, "text/plain")})
     conversation = post("conversations", json={"userId": peer["id"]})
+    call = post("calls", json={"type": "VIDEO", "participantIds": [peer["id"]]})["call"]
     ids = {"roomID": room["id"], "messageID": message["id"], "groupID": group["id"], "fileID": file["id"],
-           "conversationID": conversation["id"]}
+           "conversationID": conversation["id"], "callID": call["id"]}
     return me, peer, ids
 
 
@@ -96,6 +99,16 @@ def _known_good_requests(schema, srv, session, me, peer, ids) -> None:
     """Successes random data rarely reaches (a right password, a real target), checked against the document too."""
     third = register_and_login(srv.url, "third")
     group = {"groupID": ids["groupID"]}
+    auth = {"Authorization": f"Bearer {me['token']}"}
+
+    def new_call(body) -> dict:
+        response = requests.post(f"{srv.api}/calls", json=body, headers=auth, timeout=HTTP_TIMEOUT)
+        assert response.status_code == 201, response.text
+        return {"callID": response.json()["data"]["call"]["id"]}
+
+    # Calls of their own, so the fuzzer's call stays RINGING: answered, left, ended; and declined by everyone.
+    answered = new_call({"type": "AUDIO", "participantIds": [peer["id"]]})
+    declined = new_call({"type": "VIDEO", "participantIds": [peer["id"]]})
     requests_ = [
         ("/api/v1/auth/login", "POST", {"body": {"email": me["username"], "password": me["password"]}}, me, 200),
         ("/api/v1/auth/refresh", "POST", {"body": {"refreshToken": peer["refresh_token"]}}, None, 200),
@@ -112,6 +125,15 @@ def _known_good_requests(schema, srv, session, me, peer, ids) -> None:
         ("/api/v1/groups/{groupID}/join", "POST", {"path_parameters": group}, third, 200),
         ("/api/v1/groups/{groupID}/leave", "POST", {"path_parameters": group}, third, 200),
         ("/api/v1/messages/search", "GET", {"query": {"query": "hi"}}, me, 200),
+        ("/api/v1/calls", "POST", {"body": {"type": "audio", "participantIds": [peer["id"], third["id"]]}}, me, 201),
+        ("/api/v1/calls", "POST", {"body": {"type": "VIDEO", "groupId": ids["groupID"]}}, me, 201),
+        ("/api/v1/calls/{callID}/join", "POST", {"path_parameters": answered}, peer, 200),
+        ("/api/v1/calls/{callID}", "GET", {"path_parameters": answered}, peer, 200),
+        ("/api/v1/calls/{callID}/leave", "POST", {"path_parameters": answered}, peer, 200),
+        ("/api/v1/calls/{callID}/end", "POST", {"path_parameters": answered}, me, 200),
+        ("/api/v1/calls/{callID}/reject", "POST", {"path_parameters": declined}, peer, 200),
+        ("/api/v1/calls/{callID}", "GET", {"path_parameters": declined}, me, 200),  # over: roomUrl and token are null
+        ("/api/v1/calls", "GET", {"query": {"limit": 2, "order": "asc"}}, peer, 200),
         ("/api/v1/auth/logout-all", "POST", {}, third, 200),
     ]
     for path, method, parts, user, expected in requests_:

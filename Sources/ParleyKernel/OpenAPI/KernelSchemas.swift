@@ -77,4 +77,32 @@ public enum KernelSchemas {
         "status": .string(enum: ["ready"]),
         "checks": .object(["database": .string(enum: ["connected"])]),
     ])
+
+    /// `ProcessMetrics` (document 001's JSON metrics, with the Swift runtime's figures in place of Node's).
+    static let metrics: JSONSchema = .ref(name: "ProcessMetrics", definition: .object([
+        "process": .object([
+            "uptime": JSONSchema.integer(minimum: 0).described("Seconds since start"),
+            "memory": .object([
+                "rss": JSONSchema.integer(minimum: 0).described("Resident set size, bytes"),
+                "virtual": JSONSchema.integer(minimum: 0).described("Virtual memory size, bytes"),
+            ]),
+            "cpu": .object([
+                "user": JSONSchema.integer(minimum: 0).described("User CPU time, microseconds"),
+                "system": JSONSchema.integer(minimum: 0).described("System CPU time, microseconds"),
+            ]),
+            "openFds": JSONSchema.integer(minimum: 0).described("Open file descriptors"),
+        ]),
+        "runtime": .object([
+            "name": .string(enum: ["swift"]),
+            "version": JSONSchema.string().described("Parley's version"),
+            "platform": .string(enum: ["linux"]),
+            "arch": .string(enum: ["x64", "arm64", "unknown"]),
+        ]),
+        "realtime": .object([
+            // Keys are transports (`ws`, `socketio`); the schema builder has no typed additionalProperties.
+            "connections": JSONSchema.anyObject.described("Open realtime connections by transport (`ws`, `socketio`: an integer "
+                + "each); a transport with none is left out"),
+            "outboundQueueBytes": JSONSchema.integer(minimum: 0).described("Bytes queued for realtime clients, not yet written"),
+        ]),
+    ]).described("This process's resource use and realtime connections"))
 }

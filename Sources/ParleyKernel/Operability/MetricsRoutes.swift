@@ -8,12 +8,19 @@ struct MetricsRoutes {
     let path: String
 
     func register(root: some RouterMethods<ParleyRequestContext>, api: RouterGroup<ParleyRequestContext>) {
-        root.get(RouterPath(path)) { _, _ -> Response in
+        root.get(RouterPath(path), doc: RouteDoc(
+            "Metrics in the Prometheus text format", tags: ["health"],
+            response: .raw(mediaType: "text/plain", schema: .string(),
+                           description: "Prometheus exposition format 0.0.4 (counters, gauges and histograms of this process)"),
+            requiresAuth: false)
+        ) { _, _ -> Response in
             let text = ParleyMetrics.exposition(connections: hub.connectionsByTransport)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        api.get("metrics") { _, _ -> Envelope<ProcessMetrics> in
+        api.get("metrics", doc: RouteDoc(
+            "Process metrics as JSON", tags: ["health"], response: .data(KernelSchemas.metrics), requiresAuth: false)
+        ) { _, _ -> Envelope<ProcessMetrics> in
             Envelope(ProcessMetrics(hub: hub), message: "Metrics retrieved")
         }
     }
