@@ -23,8 +23,9 @@ public struct DirectModule: ParleyModule {
         let direct = DirectService(channels: channels, auth: registrar.kernel.auth)
         // `receiverId` on `POST /messages`, `message:send` and `typing:start` lands here: the pair's channel,
         // opened on first use. Anyone signed in may write to any live account.
+        // The pair's channel, created on first use with both as members: nothing left to check.
         channels.registerTarget(field: "receiverId") { receiverID, senderID in
-            try await direct.open(userID: senderID, with: receiverID).channel.id
+            ChannelService.ResolvedTarget(channelID: try await direct.open(userID: senderID, with: receiverID).channel.id)
         }
         registerRoutes(registrar.authenticatedRoutes(), direct: direct)
         // A send by another path is still a send: the same bucket as POST /messages and message:send.

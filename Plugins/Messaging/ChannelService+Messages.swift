@@ -164,7 +164,9 @@ extension ChannelService {
         }
         let picked = Self.pickTarget(roomId: request.roomId, receiverId: request.receiverId, groupId: request.groupId, &validator)
         try validator.check()
-        let (channelID, target, targetID) = try await resolve(picked!, userID: senderID)
+        let (resolved, target, targetID) = try await resolve(picked!, userID: senderID)
+        let channelID = resolved.channelID
+        let verify = resolved.verify
 
         let kind = channelKind(forTarget: target)
         let hooks = sendHooks.withLock { $0 }
@@ -181,6 +183,7 @@ extension ChannelService {
         let now = Timestamp.nowMillis()
         let receiverID = target == "receiverId" ? targetID : nil
         let message = try await commits.write { db -> Message in
+            try verify?(db)
             if let parentID {
                 guard let parent = try db.queryOne("SELECT channel_id, deleted_at FROM messages WHERE id = ?", [parentID]),
                       parent.string("channel_id") == channelID, parent.optionalInt("deleted_at") == nil
@@ -233,7 +236,7 @@ extension ChannelService {
     /// The channel behind a target field, through the resolver its module registered (which checks that
     /// `userID` may post there). A target whose module is off is a 400 naming the field.
     func resolve(_ target: (field: String, value: String), userID: String) async throws
-        -> (channelID: String, field: String, targetID: String) {
+        -> (target: ResolvedTarget, field: String, targetID: String) {
         guard let resolver = resolver(for: target.field) else {
             let module = Self.targetFields.first { $0.field == target.field }?.module ?? "?"
             throw APIError.validation(field: target.field, "messages to \(target.field) need the '\(module)' module, which is not enabled")

@@ -6,9 +6,36 @@ import Synchronization
 /// The messaging module's API for the modules built on it (rooms, direct, groups): channels, membership,
 /// history and sending. Other modules never touch the messaging tables; they call this.
 public final class ChannelService: Sendable {
-    /// Turns a send request's target id (a room id, a user id, a group id) into the channel to post to,
-    /// after checking the sender may post there (throwing 403/404 otherwise).
-    public typealias TargetResolver = @Sendable (_ targetID: String, _ senderID: String) async throws -> String
+    /// Turns a send request's target id (a room id, a user id, a group id) into the channel to post to and
+    /// the check that the sender may post there (throwing 403/404 otherwise).
+    public typealias TargetResolver = @Sendable (_ targetID: String, _ senderID: String) async throws -> ResolvedTarget
+
+    /// Where a message goes, and who may put it there.
+    public struct ResolvedTarget: Sendable {
+        public let channelID: String
+        /// Runs inside the message's write transaction, before the insert: the right to post is checked
+        /// atomically with the write (a member removed a moment earlier cannot slip a message in), and costs
+        /// no separate read. nil when the resolver has already made sure (e.g. it created the channel).
+        public let verify: (@Sendable (any SQLExecutor) throws -> Void)?
+
+        public init(channelID: String, verify: (@Sendable (any SQLExecutor) throws -> Void)? = nil) {
+            self.channelID = channelID
+            self.verify = verify
+        }
+    }
+
+    /// For `verify` closures: the channel of `kind` exists (else `notFound`) and `userID` belongs to it
+    /// (else `notMember`).
+    public static func requireMembership(_ db: any SQLExecutor, channelID: String, kind: String, userID: String,
+                                         notFound: APIError, notMember: APIError) throws {
+        guard let row = try db.queryOne(
+            """
+            SELECT EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
+            FROM channels c WHERE c.id = ? AND c.kind = ?
+            """, [userID, channelID, kind])
+        else { throw notFound }
+        guard row.bool("member") else { throw notMember }
+    }
 
     /// Target fields of seed 001 and the modules that serve them; a field whose module is off is a clear 400.
     public static let targetFields: [(field: String, module: String)] = [("roomId", "rooms"), ("receiverId", "direct"), ("groupId", "groups")]

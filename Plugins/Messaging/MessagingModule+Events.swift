@@ -77,7 +77,9 @@ extension ChannelService {
         var validator = Validator()
         let picked = Self.pickTarget(roomId: roomId, receiverId: receiverId, groupId: groupId, &validator)
         try validator.check()
-        let (channelID, field, targetID) = try await resolve(picked!, userID: userID)
+        let (resolved, field, targetID) = try await resolve(picked!, userID: userID)
+        let channelID = resolved.channelID
+        if let verify = resolved.verify { try await storage.read { db in try verify(db) } }
         return TypingPayload(userId: userID, channelId: channelID, roomId: field == "roomId" ? channelID : nil,
                              groupId: field == "groupId" ? channelID : nil, conversationId: field == "receiverId" ? channelID : nil,
                              receiverId: field == "receiverId" ? targetID : nil, typing: true)

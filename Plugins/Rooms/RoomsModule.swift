@@ -40,9 +40,13 @@ public struct RoomsModule: ParleyModule {
             throw BootError.configuration("rooms: the messaging module's ChannelService is missing")
         }
         let rooms = RoomService(channels: channels, recentMessages: configuration.recentMessages)
+        // Checked inside the message's transaction: members of an existing room only.
         channels.registerTarget(field: "roomId") { roomID, senderID in
-            try await rooms.requireMembership(roomID: roomID, userID: senderID)
-            return roomID
+            ChannelService.ResolvedTarget(channelID: roomID) { db in
+                try ChannelService.requireMembership(db, channelID: roomID, kind: Self.kind, userID: senderID,
+                                                     notFound: APIError.notFound("Room not found"),
+                                                     notMember: APIError.forbidden("Join the room first"))
+            }
         }
         registerRoutes(registrar.authenticatedRoutes(), rooms: rooms)
         registerEvents(registrar, rooms: rooms)
