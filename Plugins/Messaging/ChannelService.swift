@@ -28,13 +28,9 @@ public final class ChannelService: Sendable {
     /// (else `notMember`).
     public static func requireMembership(_ db: any SQLExecutor, channelID: String, kind: String, userID: String,
                                          notFound: APIError, notMember: APIError) throws {
-        guard let row = try db.queryOne(
-            """
-            SELECT EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
-            FROM channels c WHERE c.id = ? AND c.kind = ?
-            """, [userID, channelID, kind])
-        else { throw notFound }
-        guard row.bool("member") else { throw notMember }
+        let membership = try membership(db, channelID: channelID, kind: kind, userID: userID)
+        guard membership.exists else { throw notFound }
+        guard membership.isMember else { throw notMember }
     }
 
     /// Target fields of seed 001 and the modules that serve them; a field whose module is off is a clear 400.
@@ -223,15 +219,17 @@ public final class ChannelService: Sendable {
 
     /// Whether a channel of `kind` exists and whether `userID` belongs to it, in one query (the send path).
     public func membership(channelID: String, kind: String, userID: String) async throws -> (exists: Bool, isMember: Bool) {
-        try await storage.read { db in
-            guard let row = try db.queryOne(
-                """
-                SELECT EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
-                FROM channels c WHERE c.id = ? AND c.kind = ?
-                """, [userID, channelID, kind])
-            else { return (false, false) }
-            return (true, row.bool("member"))
-        }
+        try await storage.read { db in try Self.membership(db, channelID: channelID, kind: kind, userID: userID) }
+    }
+
+    static func membership(_ db: any SQLExecutor, channelID: String, kind: String, userID: String) throws -> (exists: Bool, isMember: Bool) {
+        guard let row = try db.queryOne(
+            """
+            SELECT EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
+            FROM channels c WHERE c.id = ? AND c.kind = ?
+            """, [userID, channelID, kind])
+        else { return (false, false) }
+        return (true, row.bool("member"))
     }
 
     public func isMember(channelID: String, userID: String) async throws -> Bool {
