@@ -25,9 +25,9 @@ class _Recorder:
             self.events.append((event, data))
             self._cond.notify_all()
 
-    def of(self, event: str) -> list:
+    def of(self, event: str, predicate=lambda data: True) -> list:
         with self._cond:
-            return [data for name, data in self.events if name == event]
+            return [data for name, data in self.events if name == event and predicate(data)]
 
     def names(self) -> list[str]:
         with self._cond:

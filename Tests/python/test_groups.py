@@ -2,103 +2,19 @@
 Socket.IO and `/ws` clients for what members (and only members) hear. Membership changes take effect on open
 connections at once: nobody reconnects in these tests.
 
-Every wait is bounded (EVENT_TIMEOUT); "nothing arrives" is checked after a later event has arrived on the
+Every wait is bounded (realtime_clients.py); "nothing arrives" is checked after a later event has arrived on the
 same connection (frames are delivered in order) plus a short grace period.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 
-import socketio
-import websocket
-
 from conftest import _call, register_and_login
+from realtime_clients import SioClient, WsClient
 
-EVENT_TIMEOUT = 5.0
 GRACE = 0.3  # extra time for a stray event to show up before asserting it never did
 MODULES = {"messaging": {}, "groups": {}}
-
-
-class Events:
-    """Thread-safe record of (event, data) pairs one connection received."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.items: list[tuple[str, object]] = []
-        self._cond = threading.Condition()
-
-    def add(self, event: str, data) -> None:
-        with self._cond:
-            self.items.append((event, data))
-            self._cond.notify_all()
-
-    def of(self, event: str, predicate=lambda data: True) -> list:
-        with self._cond:
-            return [data for name, data in self.items if name == event and predicate(data)]
-
-    def wait_for(self, event: str, predicate=lambda data: True, timeout: float = EVENT_TIMEOUT):
-        with self._cond:
-            found = self._cond.wait_for(lambda: any(n == event and predicate(d) for n, d in self.items), timeout=timeout)
-            if not found:
-                raise AssertionError(f"{self.label}: no {event!r} within {timeout}s; got {self.items!r}")
-            return next(d for n, d in self.items if n == event and predicate(d))
-
-
-class WSClient:
-    """A `/ws` connection whose frames a background thread records; `call` sends an ack'd frame and waits."""
-
-    def __init__(self, port: int, token: str, label: str):
-        self.events = Events(label)
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws?token={token}", timeout=EVENT_TIMEOUT)
-        self.ws.settimeout(0.2)
-        self._closed = threading.Event()
-        self._next_ack = 0
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._closed.is_set():
-            try:
-                text = self.ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except Exception:
-                return
-            if not text:
-                continue
-            frame = json.loads(text)
-            if frame.get("ack") is not None:
-                self.events.add(f"ack#{frame['ack']}", frame)
-            else:
-                self.events.add(frame.get("event"), frame.get("data"))
-
-    def call(self, event: str, data: dict) -> dict:
-        """The reply frame: {"event": "ack", "data": ...} or {"event": "error", "data": {message, code}}."""
-        self._next_ack += 1
-        ack = self._next_ack
-        self.ws.send(json.dumps({"event": event, "data": data, "ack": ack}))
-        return self.events.wait_for(f"ack#{ack}")
-
-    def close(self) -> None:
-        self._closed.set()
-        self._thread.join(timeout=2)
-        self.ws.close()
-
-
-GROUP_EVENTS = ["message:received", "group:member:added", "group:member:removed", "group:member:updated",
-                "group:updated", "group:deleted", "error"]
-
-
-def sio_client(url: str, token: str, label: str) -> tuple[socketio.Client, Events]:
-    sio = socketio.Client(reconnection=False)
-    events = Events(label)
-    for name in GROUP_EVENTS:
-        sio.on(name, (lambda n: lambda data: events.add(n, data))(name))
-    sio.connect(url, auth={"token": token}, wait_timeout=5)
-    return sio, events
 
 
 def create_group(api: str, token: str, **body) -> dict:
@@ -130,63 +46,63 @@ def test_group_flow_reaches_members_only_on_both_transports(server):
     assert group["myRole"] == "OWNER" and group["createdBy"] == owner["id"]
     add_member(api, owner["token"], gid, member["id"])
 
-    sio, sio_events = sio_client(srv.url, member["token"], "member/socket.io")
-    late_ws = WSClient(srv.port, late["token"], "late/ws")
-    outsider_ws = WSClient(srv.port, outsider["token"], "outsider/ws")
+    sio = SioClient(srv.url, member["token"])
+    late_ws = WsClient(srv.port, late["token"])
+    outsider_ws = WsClient(srv.port, outsider["token"])
     try:
         # A member on Socket.IO hears group messages; nobody else does.
         first = post_group(api, owner["token"], gid, "hello team")
-        got = sio_events.wait_for("message:received", lambda d: d["id"] == first["id"])
+        got = sio.wait_for("message:received", lambda d: d["id"] == first["id"])
         assert got["groupId"] == gid and got["content"] == "hello team" and got["senderId"] == owner["id"]
 
         # Adding a user takes effect on their open connection: told once, then hears the group.
         add_member(api, owner["token"], gid, late["id"])
-        added = late_ws.events.wait_for("group:member:added", in_group(gid))
+        added = late_ws.wait_for("group:member:added", in_group(gid))
         assert added["userId"] == late["id"] and added["role"] == "MEMBER" and added["addedBy"] == owner["id"]
         assert added["group"]["title"] == "Project Team"
-        sio_events.wait_for("group:member:added", lambda d: d["userId"] == late["id"])
+        sio.wait_for("group:member:added", lambda d: d["userId"] == late["id"])
         second = post_group(api, owner["token"], gid, "welcome")
-        got = late_ws.events.wait_for("message:received", lambda d: d["id"] == second["id"])
+        got = late_ws.wait_for("message:received", lambda d: d["id"] == second["id"])
         assert got["groupId"] == gid
-        assert late_ws.events.of("message:received", lambda d: d["id"] == first["id"]) == []  # sent before they joined
-        assert len(late_ws.events.of("group:member:added")) == 1
+        assert late_ws.of("message:received", lambda d: d["id"] == first["id"]) == []  # sent before they joined
+        assert len(late_ws.of("group:member:added")) == 1
 
         # The late member sends over /ws; the Socket.IO member hears it.
-        reply = late_ws.call("message:send", {"groupId": gid, "content": "from /ws"})
-        assert reply["event"] == "ack" and reply["data"]["groupId"] == gid
-        sio_events.wait_for("message:received", lambda d: d["id"] == reply["data"]["id"])
+        kind, reply = late_ws.call("message:send", {"groupId": gid, "content": "from /ws"})
+        assert kind == "ack" and reply["groupId"] == gid
+        sio.wait_for("message:received", lambda d: d["id"] == reply["id"])
 
         # A removed member's live connection stops hearing the group.
         _call("DELETE", f"{api}/groups/{gid}/members/{member['id']}", token=owner["token"], expect=(200,))
-        removed = sio_events.wait_for("group:member:removed", in_group(gid))
+        removed = sio.wait_for("group:member:removed", in_group(gid))
         assert removed["userId"] == member["id"] and removed["reason"] == "removed"
-        late_ws.events.wait_for("group:member:removed", lambda d: d["userId"] == member["id"])
+        late_ws.wait_for("group:member:removed", lambda d: d["userId"] == member["id"])
         after = post_group(api, owner["token"], gid, "after removal")
-        late_ws.events.wait_for("message:received", lambda d: d["id"] == after["id"])
+        late_ws.wait_for("message:received", lambda d: d["id"] == after["id"])
         time.sleep(GRACE)
-        assert sio_events.of("message:received", lambda d: d["id"] == after["id"]) == []
+        assert sio.of("message:received", lambda d: d["id"] == after["id"]) == []
         # ...and can no longer send there.
-        sio.emit("message:send", {"groupId": gid, "content": "let me back"}, callback=lambda *args: sio_events.add("ack", args))
-        assert sio_events.wait_for("error")["code"] == "FORBIDDEN"
+        kind, refused = sio.call("message:send", {"groupId": gid, "content": "let me back"})
+        assert kind == "error" and refused["code"] == "FORBIDDEN"
 
         # Changes to the group reach its members.
         _call("PATCH", f"{api}/groups/{gid}", token=owner["token"], body={"title": "Renamed"}, expect=(200,))
-        updated = late_ws.events.wait_for("group:updated", in_group(gid))
+        updated = late_ws.wait_for("group:updated", in_group(gid))
         assert updated["title"] == "Renamed" and "myRole" not in updated
 
         # Deleting the group: the remaining members are told.
         _call("DELETE", f"{api}/groups/{gid}", token=owner["token"], expect=(200,))
-        deleted = late_ws.events.wait_for("group:deleted")
+        deleted = late_ws.wait_for("group:deleted")
         assert deleted == {"groupId": gid, "deletedBy": owner["id"]}
         time.sleep(GRACE)
-        assert sio_events.of("group:deleted") == []
+        assert sio.of("group:deleted") == []
 
         # The outsider's connection never saw anything of the group.
-        assert outsider_ws.events.items == [], outsider_ws.events.items
+        assert outsider_ws.names() == [], outsider_ws.names()
     finally:
         late_ws.close()
         outsider_ws.close()
-        sio.disconnect()
+        sio.close()
 
 
 def test_realtime_join_and_leave_public_groups(server):
@@ -201,35 +117,36 @@ def test_realtime_join_and_leave_public_groups(server):
     listed = _call("GET", f"{api}/groups?discover=true", token=guest["token"])
     assert [g["id"] for g in listed["data"]] == [public["id"]]
 
-    owner_sio, owner_events = sio_client(srv.url, owner["token"], "owner/socket.io")
-    ws = WSClient(srv.port, guest["token"], "guest/ws")
+    owner_sio = SioClient(srv.url, owner["token"])
+    ws = WsClient(srv.port, guest["token"])
     try:
-        joined = ws.call("group:join", {"groupId": public["id"]})
-        assert joined["event"] == "ack" and joined["data"]["myRole"] == "MEMBER" and joined["data"]["memberCount"] == 2
-        owner_events.wait_for("group:member:added", lambda d: d["userId"] == guest["id"] and d["addedBy"] == guest["id"])
+        kind, joined = ws.call("group:join", {"groupId": public["id"]})
+        assert kind == "ack" and joined["myRole"] == "MEMBER" and joined["memberCount"] == 2
+        owner_sio.wait_for("group:member:added", lambda d: d["userId"] == guest["id"] and d["addedBy"] == guest["id"])
         message = post_group(api, owner["token"], public["id"], "hi guest")
-        ws.events.wait_for("message:received", lambda d: d["id"] == message["id"])
+        ws.wait_for("message:received", lambda d: d["id"] == message["id"])
 
         # Closed groups refuse; secret ones do not exist; bad input names the field.
-        refused = ws.call("group:join", {"groupId": private["id"]})
-        assert refused["event"] == "error" and refused["data"]["code"] == "FORBIDDEN"
-        hidden = ws.call("group:join", {"groupId": secret["id"]})
-        assert hidden["event"] == "error" and hidden["data"]["code"] == "NOT_FOUND"
-        bad = ws.call("group:join", {"groupId": "nope"})
-        assert bad["event"] == "error" and bad["data"]["code"] == "VALIDATION_ERROR"
+        kind, refused = ws.call("group:join", {"groupId": private["id"]})
+        assert kind == "error" and refused["code"] == "FORBIDDEN"
+        kind, hidden = ws.call("group:join", {"groupId": secret["id"]})
+        assert kind == "error" and hidden["code"] == "NOT_FOUND"
+        kind, bad = ws.call("group:join", {"groupId": "nope"})
+        assert kind == "error" and bad["code"] == "VALIDATION_ERROR"
 
-        left = ws.call("group:leave", {"groupId": public["id"]})
-        assert left["event"] == "ack" and left["data"] == {"groupId": public["id"]}
-        owner_events.wait_for("group:member:removed", lambda d: d["userId"] == guest["id"] and d["reason"] == "left")
+        kind, left = ws.call("group:leave", {"groupId": public["id"]})
+        assert kind == "ack" and left == {"groupId": public["id"]}
+        owner_sio.wait_for("group:member:removed", lambda d: d["userId"] == guest["id"] and d["reason"] == "left")
         later = post_group(api, owner["token"], public["id"], "gone?")
-        owner_events.wait_for("message:received", lambda d: d["id"] == later["id"])  # owner's own REST post
+        owner_sio.wait_for("message:received", lambda d: d["id"] == later["id"])  # owner's own REST post
         time.sleep(GRACE)
-        assert ws.events.of("message:received", lambda d: d["id"] == later["id"]) == []
+        assert ws.of("message:received", lambda d: d["id"] == later["id"]) == []
 
         # Owner leaving hands the group over; with nobody left the group is kept, empty.
-        owner_sio.call("group:leave", {"groupId": public["id"]}, timeout=5)
+        kind, _ = owner_sio.call("group:leave", {"groupId": public["id"]})
+        assert kind == "ack"
         details = _call("GET", f"{api}/groups/{public['id']}", token=guest["token"])["data"]
         assert details["memberCount"] == 0 and details["members"] == []
     finally:
         ws.close()
-        owner_sio.disconnect()
+        owner_sio.close()
