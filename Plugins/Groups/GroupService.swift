@@ -64,15 +64,19 @@ struct GroupService: Sendable {
         guard access.role == GroupRole.owner else { throw APIError.forbidden("Only the group's owner can \(action)") }
     }
 
-    /// The send path (`groupId` target) and group history: members only; SECRET groups stay hidden.
-    func requireMembership(groupID: String, userID: String) async throws {
-        guard let record = try await record(groupID) else { throw Self.notFound }
-        let membership = try await channels.membership(channelID: groupID, kind: GroupsModule.kind, userID: userID)
-        guard membership.exists else { throw Self.notFound }
-        guard membership.isMember else {
-            if record.type == .SECRET { throw Self.notFound }
-            throw APIError.forbidden("You are not a member of this group")
+    /// The send path (`groupId` target, inside the message's transaction) and group history: members only;
+    /// a SECRET group stays hidden (404).
+    static func requireMembership(_ db: any SQLExecutor, groupID: String, userID: String) throws {
+        guard let record = try db.queryOne("SELECT type FROM group_details WHERE channel_id = ?", [groupID]) else {
+            throw notFound
         }
+        let hidden = record.string("type") == GroupType.SECRET.rawValue
+        try ChannelService.requireMembership(db, channelID: groupID, kind: GroupsModule.kind, userID: userID, notFound: notFound,
+                                             notMember: hidden ? notFound : APIError.forbidden("You are not a member of this group"))
+    }
+
+    func requireMembership(groupID: String, userID: String) async throws {
+        try await storage.read { db in try Self.requireMembership(db, groupID: groupID, userID: userID) }
     }
 
     /// The group with its members (longest-standing first).

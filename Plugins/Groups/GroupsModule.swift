@@ -27,18 +27,10 @@ public struct GroupsModule: ParleyModule {
         registrar.migrations(Self.migrations)
         let groups = GroupService(channels: channels, storage: registrar.storage, hub: registrar.hub, auth: registrar.kernel.auth,
                                   logger: registrar.logger)
-        // `groupId` on `POST /messages`, `message:send` and `typing:start`: members only.
-        // Checked inside the message's transaction: members only, and a SECRET group stays hidden (404).
+        // `groupId` on `POST /messages`, `message:send` and `typing:start`: checked inside the message's transaction.
         channels.registerTarget(field: "groupId") { groupID, senderID in
             ChannelService.ResolvedTarget(channelID: groupID) { db in
-                guard let record = try db.queryOne("SELECT type FROM group_details WHERE channel_id = ?", [groupID]) else {
-                    throw GroupService.notFound
-                }
-                let hidden = record.string("type") == GroupType.SECRET.rawValue
-                try ChannelService.requireMembership(db, channelID: groupID, kind: Self.kind, userID: senderID,
-                                                     notFound: GroupService.notFound,
-                                                     notMember: hidden ? GroupService.notFound
-                                                         : APIError.forbidden("You are not a member of this group"))
+                try GroupService.requireMembership(db, groupID: groupID, userID: senderID)
             }
         }
         registerRoutes(registrar.authenticatedRoutes(), groups: groups)

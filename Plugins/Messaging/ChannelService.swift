@@ -24,6 +24,11 @@ public final class ChannelService: Sendable {
         }
     }
 
+    /// Runs a membership check (or any other read of the messaging tables) outside a send, e.g. for history.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
+        try await storage.read(body)
+    }
+
     /// For `verify` closures: the channel of `kind` exists (else `notFound`) and `userID` belongs to it
     /// (else `notMember`).
     public static func requireMembership(_ db: any SQLExecutor, channelID: String, kind: String, userID: String,

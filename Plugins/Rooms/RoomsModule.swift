@@ -43,9 +43,7 @@ public struct RoomsModule: ParleyModule {
         // Checked inside the message's transaction: members of an existing room only.
         channels.registerTarget(field: "roomId") { roomID, senderID in
             ChannelService.ResolvedTarget(channelID: roomID) { db in
-                try ChannelService.requireMembership(db, channelID: roomID, kind: Self.kind, userID: senderID,
-                                                     notFound: APIError.notFound("Room not found"),
-                                                     notMember: APIError.forbidden("Join the room first"))
+                try RoomService.requireMembership(db, roomID: roomID, userID: senderID)
             }
         }
         registerRoutes(registrar.authenticatedRoutes(), rooms: rooms)
@@ -105,10 +103,15 @@ struct RoomService: Sendable {
         return channel
     }
 
+    /// Members of an existing room only: sends (inside the message's transaction) and history alike.
+    static func requireMembership(_ db: any SQLExecutor, roomID: String, userID: String) throws {
+        try ChannelService.requireMembership(db, channelID: roomID, kind: RoomsModule.kind, userID: userID,
+                                             notFound: APIError.notFound("Room not found"),
+                                             notMember: APIError.forbidden("Join the room first"))
+    }
+
     func requireMembership(roomID: String, userID: String) async throws {
-        let membership = try await channels.membership(channelID: roomID, kind: RoomsModule.kind, userID: userID)
-        guard membership.exists else { throw APIError.notFound("Room not found") }
-        guard membership.isMember else { throw APIError.forbidden("Join the room first") }
+        try await channels.read { db in try Self.requireMembership(db, roomID: roomID, userID: userID) }
     }
 
     func create(name: String, description: String?, userID: String) async throws -> Room {
