@@ -25,14 +25,7 @@ extension ChannelService {
     public func edit(messageID: String, content rawContent: String?, userID: String) async throws -> Message {
         ParleyMetrics.messageReceived(kind: "edit")
         var validator = Validator()
-        let content = rawContent ?? ""
-        if rawContent == nil {
-            validator.fail("content", "is required")
-        } else if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            validator.fail("content", "must not be empty")
-        } else if content.count > configuration.maxContentLength {
-            validator.fail("content", "must be at most \(configuration.maxContentLength) characters")
-        }
+        let content = checkContent(rawContent, &validator)
         try validator.check()
         let now = Timestamp.nowMillis()
         let message = try await storage.write { db -> Message in

@@ -137,14 +137,7 @@ extension ChannelService {
         let receivedAt = ContinuousClock.now
         ParleyMetrics.messageReceived(kind: "message")
         var validator = Validator()
-        let content = request.content ?? ""
-        if request.content == nil {
-            validator.fail("content", "is required")
-        } else if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            validator.fail("content", "must not be empty")
-        } else if content.count > configuration.maxContentLength {
-            validator.fail("content", "must be at most \(configuration.maxContentLength) characters")
-        }
+        let content = checkContent(request.content, &validator)
         let type = request.type ?? MessageType.TEXT.rawValue
         if MessageType(rawValue: type) == nil {
             validator.fail("type", "must be one of \(MessageType.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -215,6 +208,20 @@ extension ChannelService {
             logger.error("could not encode message:received: \(error)")
             return (message, nil)
         }
+    }
+
+    /// Message text as sent and as edited: present, not blank, within `max_content_length` (kept as given).
+    func checkContent(_ raw: String?, _ validator: inout Validator) -> String {
+        guard let content = raw else {
+            validator.fail("content", "is required")
+            return ""
+        }
+        if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            validator.fail("content", "must not be empty")
+        } else if content.count > configuration.maxContentLength {
+            validator.fail("content", "must be at most \(configuration.maxContentLength) characters")
+        }
+        return content
     }
 
     /// Exactly one of the target fields, recorded as a field error otherwise.
