@@ -127,6 +127,9 @@ public struct ParleyAssembly {
         }
 
         let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
+        let webSocketSettings = ServerWebSocket.Settings(
+            pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
+            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit)
         // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
         let decideUpgrade: WebSocketUpgradeChannel.Decide = { [engines] request, _ in
             for engine in engines {
@@ -139,9 +142,7 @@ public struct ParleyAssembly {
             let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? uri.queryParameters["token"].map(String.init)
             guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
             guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
-            return .accept { inbound, outbound, context in
-                await transport.run(identity: identity, inbound: inbound, outbound: outbound, channel: context.channel)
-            }
+            return .accept(webSocketSettings, transport.session(for: identity))
         }
 
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, decideUpgrade: decideUpgrade,
@@ -180,13 +181,12 @@ public struct ParleyServer: Sendable {
 
         let host = manifest.server.host
         let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
-        let webSocketConfiguration = WebSocketServerConfiguration(
-            maxFrameSize: manifest.realtime.maxFrameBytes,
-            autoPing: .enabled(timePeriod: .seconds(Int64(manifest.realtime.pingIntervalSeconds))))
+        // No endpoint takes a frame larger than either limit.
+        let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
         app = Application(
             router: assembly.router,
             server: HTTPServerBuilder { [decide = assembly.decideUpgrade] responder in
-                WebSocketUpgradeChannel(responder: responder, configuration: webSocketConfiguration, decide: decide)
+                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
             },
             configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
             services: assembly.services,

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Synchronization
 import NIOCore
@@ -68,47 +67,67 @@ struct WebSocketTransport: Sendable {
         return "{\"event\":\"error\",\"data\":\(data)}"
     }
 
-    func run(identity: Identity, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
-        let writer = FrameWriter(channel: channel, limit: settings.outboundQueueLimit)
-        // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are shared
-        // by every receiver. A client too far behind is disconnected.
-        let connection = RealtimeConnection(identity: identity, transport: Self.name, sink: { item in
-            switch item {
-            case .event(let event):
-                return writer.write(WebSocketFrame(fin: true, opcode: .text, data: event.frameBuffer(for: Self.name, build: Self.build)))
-            case .direct(let text):
-                return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
-            }
-        }, onClose: { reason in
-            // Closed by the server: tell the client why. (A client that left needs nothing.)
-            let code: (WebSocketErrorCode, String)? = switch reason {
-            case .overflow: (.policyViolation, "outbound queue overflow")
-            case .sessionRevoked: (.policyViolation, "session revoked")
-            case .shutdown: (.goingAway, "server shutting down")
-            case .clientGone: nil
-            }
-            if let (code, text) = code { Task { try? await outbound.close(code, reason: text) } }
-        })
-        let logger = self.logger.with(connection: connection)
-        await hub.connect(connection)
-        // The connection's own task reads; nothing else runs per connection.
-        do {
-            for try await message in inbound.messages(maxSize: settings.maxFrameBytes) {
-                guard case .text(let text) = message else {
-                    connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
-                        APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
-                    continue
-                }
-                await handle(Data(text.utf8), connection: connection, logger: logger)
-            }
-        } catch {
-            logger.debug("websocket read ended: \(error)")
-        }
-        connection.close(.clientGone)
-        await hub.disconnect(connection)
+    /// The delegate that serves one accepted `/ws` connection of `identity`.
+    func session(for identity: Identity) -> Session {
+        Session(transport: self, identity: identity)
     }
 
-    private func handle(_ frame: Data, connection: RealtimeConnection, logger: Logger) async {
+    /// One `/ws` connection: registered with the hub when it opens, removed when it closes.
+    final class Session: ServerWebSocketDelegate {
+        let transport: WebSocketTransport
+        let identity: Identity
+        /// Set by `opened`, before any message is handled (the socket calls its delegate in order).
+        private let connection = Mutex<(RealtimeConnection, Logger)?>(nil)
+
+        init(transport: WebSocketTransport, identity: Identity) {
+            self.transport = transport
+            self.identity = identity
+        }
+
+        func opened(_ socket: ServerWebSocket) async {
+            let writer = socket.writer
+            // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
+            // shared by every receiver. A client too far behind is disconnected.
+            let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, sink: { item in
+                switch item {
+                case .event(let event):
+                    return writer.write(WebSocketFrame(
+                        fin: true, opcode: .text, data: event.frameBuffer(for: WebSocketTransport.name, build: WebSocketTransport.build)))
+                case .direct(let text):
+                    return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+                }
+            }, onClose: { reason in
+                // Closed by the server: tell the client why. (A client that left needs nothing.)
+                switch reason {
+                case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
+                case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
+                case .shutdown: socket.close(.goingAway, reason: "server shutting down")
+                case .clientGone: break
+                }
+            })
+            self.connection.withLock { $0 = (connection, transport.logger.with(connection: connection)) }
+            await transport.hub.connect(connection)
+        }
+
+        func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
+            guard let (connection, logger) = self.connection.withLock({ $0 }) else { return }
+            guard case .text(let text) = message else {
+                connection.send(.direct(WebSocketTransport.renderError(nil, RealtimeErrorPayload(
+                    APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
+                return
+            }
+            await transport.handle(Data(text.utf8), connection: connection, logger: logger)
+        }
+
+        func closed(_ socket: ServerWebSocket) async {
+            // Taken out: the connection's close handler holds the socket, which holds this session.
+            guard let (connection, _) = self.connection.withLock({ $0.take() }) else { return }
+            connection.close(.clientGone)
+            await transport.hub.disconnect(connection)
+        }
+    }
+
+    fileprivate func handle(_ frame: Data, connection: RealtimeConnection, logger: Logger) async {
         guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),

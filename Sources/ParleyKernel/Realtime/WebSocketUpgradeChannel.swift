@@ -10,16 +10,15 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
-@_spi(WSInternal) import WSCore
 
-/// HTTP/1.1 with WebSocket upgrade, like Hummingbird's `HTTP1WebSocketUpgradeChannel` with one difference:
-/// a refused upgrade is answered by the ordinary router, so `/ws` with a bad token gets the 401 error envelope
-/// instead of Hummingbird's bare 400.
+/// HTTP/1.1 with WebSocket upgrade. Unlike Hummingbird's `HTTP1WebSocketUpgradeChannel`:
+/// - a refused upgrade is answered by the ordinary router, so `/ws` with a bad token gets the 401 error envelope
+///   instead of Hummingbird's bare 400;
+/// - an accepted WebSocket is served by NIO channel handlers (`ServerWebSocket`), and the connection's task ends
+///   with the upgrade: an idle WebSocket holds no Swift task.
 struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
-    typealias Handler = @Sendable (NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, Logger) async -> Void
-
     enum UpgradeResult: Sendable {
-        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, Handler, Logger)
+        case websocket
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Refusal)
     }
@@ -31,7 +30,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
 
     /// Whether an upgrade request becomes a WebSocket, and if not, the error to answer it with.
     enum Decision: Sendable {
-        case accept(WebSocketDataHandler<ParleyWebSocketContext>)
+        case accept(ServerWebSocket.Settings, any ServerWebSocketDelegate)
         case refuse(Refusal)
     }
 
@@ -52,68 +51,53 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     typealias Decide = @Sendable (HTTPRequest, Logger) async -> Decision
 
     let responder: HTTPChannelHandler.Responder
-    let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) -> EventLoopFuture<ShouldUpgradeResult<Handler>>
-    let configuration: WebSocketServerConfiguration
-    /// Refused upgrades by channel, from the decision until the response is written.
-    let refusals: NIOLockedValueBox<[ObjectIdentifier: Refusal]>
+    /// The frame decoder's limit: no endpoint accepts a larger frame.
+    let maxFrameSize: Int
+    let decide: Decide
 
-    init(responder: @escaping HTTPChannelHandler.Responder, configuration: WebSocketServerConfiguration, decide: @escaping Decide) {
+    init(responder: @escaping HTTPChannelHandler.Responder, maxFrameSize: Int, decide: @escaping Decide) {
         self.responder = responder
-        self.configuration = configuration
-        let refusals = NIOLockedValueBox<[ObjectIdentifier: Refusal]>([:])
-        self.refusals = refusals
-        self.shouldUpgrade = { request, channel, logger in
-            let promise = channel.eventLoop.makePromise(of: ShouldUpgradeResult<Handler>.self)
-            promise.completeWithTask {
-                let decision = await decide(request, logger)
-                if case .refuse(let error) = decision { refusals.withLockedValue { $0[ObjectIdentifier(channel)] = error } }
-                guard case .accept(let handler) = decision else { return .dontUpgrade }
-                return .upgrade([:]) { asyncChannel, logger in
-                    do {
-                        _ = try await WebSocketHandler.handle(
-                            type: .server,
-                            configuration: .init(
-                                extensions: [], autoPing: configuration.autoPing, closeTimeout: configuration.closeTimeout,
-                                validateUTF8: configuration.validateUTF8, maxFrameSize: configuration.maxFrameSize),
-                            asyncChannel: asyncChannel,
-                            context: ParleyWebSocketContext(logger: logger, channel: asyncChannel.channel),
-                            handler: handler)
-                    } catch {
-                        logger.debug("WebSocket handler error: \(error)")
-                    }
-                }
-            }
-            return promise.futureResult
-        }
+        self.maxFrameSize = maxFrameSize
+        self.decide = decide
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            // NIO decides to upgrade, then builds the pipeline: the handler chosen in between is kept here.
-            let chosen = NIOLockedValueBox<Handler?>(nil)
-            let refusals = self.refusals
+            // NIO decides to upgrade, then builds the pipeline: the decision taken in between is kept here.
+            let decision = NIOLockedValueBox<Decision?>(nil)
+            let decide = self.decide
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: configuration.maxFrameSize,
+                maxFrameSize: maxFrameSize,
+                // Our handler answers protocol errors itself (with the close code that fits).
+                enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     // NIO hands us the HTTP/1 head; the router speaks swift-http-types.
                     guard let request = try? HTTPRequest(head, secure: false, splitCookie: false) else {
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
-                    return shouldUpgrade(request, channel, logger).map { result in
-                        switch result {
-                        case .dontUpgrade: return nil
-                        case .upgrade(let headers, let handler):
-                            chosen.withLockedValue { $0 = handler }
-                            return HTTPHeaders(headers)
-                        }
+                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                    promise.completeWithTask {
+                        let decided = await decide(request, logger)
+                        decision.withLockedValue { $0 = decided }
+                        guard case .accept = decided else { return nil }
+                        return HTTPHeaders()
                     }
+                    return promise.futureResult
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard let handler = chosen.withLockedValue({ $0 }) else { throw ChannelError.inputClosed }
-                        let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        return UpgradeResult.websocket(asyncChannel, handler, logger)
+                        guard case .accept(let settings, let delegate) = decision.withLockedValue({ $0 }) else {
+                            throw ChannelError.inputClosed
+                        }
+                        let socket = ServerWebSocket(channel: channel, settings: settings, delegate: delegate)
+                        try channel.pipeline.syncOperations.addHandlers([
+                            NIOWebSocketFrameAggregator(
+                                minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
+                                maxAccumulatedFrameSize: settings.maxMessageSize),
+                            ServerWebSocketHandler(socket: socket),
+                        ])
+                        socket.start()
+                        return UpgradeResult.websocket
                     }
                 })
             let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
@@ -124,7 +108,8 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        if let refusal = refusals.withLockedValue({ $0.removeValue(forKey: ObjectIdentifier(channel)) }) {
+                        if case .refuse(let refusal) = decision.withLockedValue({ $0 }) {
+                            decision.withLockedValue { $0 = nil }
                             return UpgradeResult.refused(http, refusal)
                         }
                         return UpgradeResult.http(http)
@@ -146,8 +131,9 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 await handleHTTP(asyncChannel: http1, logger: logger)
             case .refused(let http1, let error):
                 await writeRefusal(error, to: http1)
-            case .websocket(let asyncChannel, let handler, let logger):
-                await handler(asyncChannel, logger)
+            case .websocket:
+                // Served by the channel's handlers from here on; this task is done.
+                break
             }
         } catch {
             logger.debug("connection ended during upgrade: \(error)")
@@ -169,11 +155,4 @@ extension WebSocketUpgradeChannel {
             ])
         }
     }
-}
-
-/// What a WebSocket handler gets besides its streams.
-struct ParleyWebSocketContext: WebSocketContext {
-    let logger: Logger
-    /// The socket itself: broadcasts are written to it directly, without a task per connection in between.
-    let channel: any Channel
 }

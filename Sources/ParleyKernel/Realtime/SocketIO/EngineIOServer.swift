@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -33,7 +32,7 @@ final class EngineIOServer: Sendable {
     }
 
     /// Registers a new session and starts its heartbeat and inbound processing.
-    private func open(transport: EngineIOSession.Transport, headers: HTTPFields) async -> EngineIOSession {
+    fileprivate func open(transport: EngineIOSession.Transport, headers: HTTPFields) async -> EngineIOSession {
         let session = EngineIOSession(transport: transport, handshakeHeaders: headers, settings: settings, logger: logger, handler: handler)
         sessions.withLock { $0[session.sid] = session }
         session.onClose { [weak self] _ in
@@ -152,76 +151,100 @@ final class EngineIOServer: Sendable {
         let query = Query(uri.queryParameters)
         guard query.transport == "polling" || query.transport == "websocket" else { return .refuse(.engineIO(.unknownTransport)) }
         guard query.transport == "websocket" else { return .refuse(.engineIO(.badRequest)) }
+        // Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
+        let socketSettings = ServerWebSocket.Settings(pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit)
         if let sid = query.sid {
             guard let session = session(sid) else { return .refuse(.engineIO(.unknownSession)) }
-            return .accept { inbound, outbound, context in
-                await self.runUpgrade(session, inbound: inbound, outbound: outbound, channel: context.channel)
-            }
+            return .accept(socketSettings, EngineIOWebSocket(server: self, stage: .probe(session)))
         }
         guard query.eio == "4" else { return .refuse(.engineIO(.unsupportedProtocolVersion)) }
-        let headers = request.headerFields
-        return .accept { inbound, outbound, context in
-            await self.runWebSocketSession(headers: headers, inbound: inbound, outbound: outbound, channel: context.channel)
-        }
+        return .accept(socketSettings, EngineIOWebSocket(server: self, stage: .handshake(request.headerFields)))
     }
 
     /// A session opened directly over WebSocket: the open packet is the first frame.
-    private func runWebSocketSession(headers: HTTPFields, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                                     channel: any Channel) async {
+    fileprivate func openWebSocketSession(headers: HTTPFields, socket: ServerWebSocket) async -> EngineIOSession {
         let session = await open(transport: .websocket, headers: headers)
-        do { try await outbound.write(.text(session.openPacket.text)) } catch { session.close(.transportClose); return }
-        let socket = SocketWriter(channel: channel, limit: settings.queueLimit) { Task { try? await outbound.close(.normalClosure, reason: nil) } }
-        session.attach(socket: socket)
-        await pump(session, socket: socket, frames: inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator(), outbound: outbound)
+        socket.write(text: session.openPacket.text)
+        session.attach(socket: SocketWriter(socket: socket))
+        return session
+    }
+}
+
+/// Engine.IO over one WebSocket: a session opened on it directly, or a polling session upgrading to it
+/// (`2probe`/`3probe`, noop for the polls meanwhile, then `5` switches the session over).
+final class EngineIOWebSocket: ServerWebSocketDelegate {
+    enum Stage: Sendable {
+        case handshake(HTTPFields)
+        case probe(EngineIOSession)
+        case upgrade(EngineIOSession)
+        case open(EngineIOSession)
+        case ended
     }
 
-    /// Polling → WebSocket: `2probe`/`3probe`, noop for the polls meanwhile, then `5` switches the session over.
-    private func runUpgrade(_ session: EngineIOSession, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                            channel: any Channel) async {
-        var frames = inbound.messages(maxSize: settings.maxPayload).makeAsyncIterator()
-        guard session.transport == .polling, !session.isClosed,
-              case .text("2probe")? = try? await frames.next()
-        else {
-            try? await outbound.close(.policyViolation, reason: "invalid upgrade")
-            return
-        }
-        guard session.beginUpgrade() else {
-            try? await outbound.close(.policyViolation, reason: "invalid upgrade")
-            return
-        }
-        do { try await outbound.write(.text(EngineIOPacket.pong("probe").text)) } catch { session.abortUpgrade(); return }
-        guard case .text("5")? = try? await frames.next() else {
-            session.abortUpgrade()
-            try? await outbound.close(.policyViolation, reason: "upgrade not completed")
-            return
-        }
-        let socket = SocketWriter(channel: channel, limit: settings.queueLimit) { Task { try? await outbound.close(.normalClosure, reason: nil) } }
-        guard session.completeUpgrade(socket: socket) else {
-            try? await outbound.close(.policyViolation, reason: "session closed")
-            return
-        }
-        await pump(session, socket: socket, frames: frames, outbound: outbound)
+    let server: EngineIOServer
+    /// Touched only by the delegate calls, which come one at a time.
+    private let stage: Mutex<Stage>
+
+    init(server: EngineIOServer, stage: Stage) {
+        self.server = server
+        self.stage = Mutex(stage)
     }
 
-    /// Reads one WebSocket until it closes (packets are written by `socket`, which closes it when the session
-    /// lets go of it). Runs in the connection's own task: no extra task per session.
-    private func pump(_ session: EngineIOSession, socket: SocketWriter,
-                      frames: WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter) async {
-        var frames = frames
-        while let message = try? await frames.next() {
+    private func set(_ new: Stage) { stage.withLock { $0 = new } }
+
+    func opened(_ socket: ServerWebSocket) async {
+        switch stage.withLock({ $0 }) {
+        case .handshake(let headers):
+            set(.open(await server.openWebSocketSession(headers: headers, socket: socket)))
+        case .probe(let session):
+            if session.transport != .polling || session.isClosed { refuse(socket, "invalid upgrade") }
+        default:
+            break
+        }
+    }
+
+    func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
+        switch stage.withLock({ $0 }) {
+        case .probe(let session):
+            guard message == .text("2probe"), session.beginUpgrade() else { return refuse(socket, "invalid upgrade") }
+            socket.write(text: EngineIOPacket.pong("probe").text)
+            set(.upgrade(session))
+        case .upgrade(let session):
+            guard message == .text("5") else {
+                session.abortUpgrade()
+                return refuse(socket, "upgrade not completed")
+            }
+            guard session.completeUpgrade(socket: SocketWriter(socket: socket)) else { return refuse(socket, "session closed") }
+            set(.open(session))
+        case .open(let session):
             switch message {
             case .text(let text):
                 // `b` (base64 binary) is a polling-only form; anything unparsable ends the session.
                 guard let packet = EngineIOPacket.parse(Substring(text)), !text.hasPrefix("b") else {
-                    session.close(.parseError)
-                    return
+                    set(.ended)
+                    return session.close(.parseError)
                 }
-                if !(await session.receive(packet)) { return }
+                if !(await session.receive(packet)) { set(.ended) }
             case .binary(let buffer):
                 await session.receive(.binary([UInt8](buffer: buffer)))
             }
+        case .handshake, .ended:
+            break
         }
-        session.close(.transportClose)
+    }
+
+    func closed(_ socket: ServerWebSocket) async {
+        switch stage.withLock({ $0 }) {
+        case .open(let session): session.close(.transportClose)
+        case .upgrade(let session): session.abortUpgrade()
+        default: break
+        }
+        set(.ended)
+    }
+
+    private func refuse(_ socket: ServerWebSocket, _ reason: String) {
+        set(.ended)
+        socket.close(.policyViolation, reason: reason)
     }
 }
 

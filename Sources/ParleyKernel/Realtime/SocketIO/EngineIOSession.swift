@@ -356,12 +356,12 @@ struct RawEngineIOHandler: EngineIOHandler {
 /// A session's WebSocket: packets go out through a `FrameWriter` (no task per packet, bounded).
 final class SocketWriter: Sendable {
     private let writer: FrameWriter
-    private let onFinish: ClosureBox<@Sendable () -> Void>
 
-    /// `onFinish` runs when the session lets go of this socket (it closes the WebSocket).
-    init(channel: any Channel, limit: Int, onFinish: @escaping @Sendable () -> Void) {
-        writer = FrameWriter(channel: channel, limit: limit)
-        self.onFinish = ClosureBox(onFinish)
+    private let socket: ServerWebSocket
+
+    init(socket: ServerWebSocket) {
+        self.socket = socket
+        writer = socket.writer
     }
 
     func write(_ packet: EngineIOPacket) -> Bool {
@@ -372,7 +372,8 @@ final class SocketWriter: Sendable {
         }
     }
 
+    /// The session let go of this socket: it closes.
     func finish() {
-        onFinish.call()
+        socket.close(.normalClosure)
     }
 }

@@ -1,0 +1,255 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+/// What serves an accepted WebSocket: `/ws`, or an Engine.IO session. Calls come one at a time, in the order
+/// the client sent its frames: `opened` first, `closed` last (after every message that arrived before the close).
+protocol ServerWebSocketDelegate: Sendable {
+    func opened(_ socket: ServerWebSocket) async
+    func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async
+    func closed(_ socket: ServerWebSocket) async
+}
+
+/// An accepted WebSocket, served by NIO channel handlers: no Swift task lives per connection.
+///
+/// Hummingbird's WebSocket handler keeps a task (and a task group, and an async iterator) alive for every
+/// connection, about 19 KB each on an idle server (heaptrack, BENCHMARKS.md). Here an idle connection is its
+/// NIO channel and these objects; a task runs only while the connection has frames to handle, and ends when it
+/// has handled them.
+final class ServerWebSocket: Sendable {
+    enum Message: Sendable, Equatable {
+        case text(String)
+        case binary(ByteBuffer)
+    }
+
+    struct Settings: Sendable {
+        /// Server pings at this period; no pong by the next ping closes the connection. nil: no pings (Engine.IO
+        /// has its own heartbeat).
+        var pingInterval: TimeAmount?
+        /// The largest message, whole (fragments together).
+        var maxMessageSize: Int
+        /// Frames written but not yet on the wire before the client counts as too slow.
+        var outboundLimit: Int
+        /// Frames received but not yet handled before the socket stops reading (TCP pushes back on the client).
+        var inboundLimit = 64
+        /// How long a close handshake may take before the socket is closed without it.
+        var closeTimeout: TimeAmount = .seconds(5)
+    }
+
+    private enum Item: Sendable {
+        case open, message(Message), close
+    }
+
+    private struct Inbox {
+        var items: [Item] = []
+        /// A task is handling items; new ones are appended for it.
+        var draining = false
+        /// Reads are held back until the inbox is drained below the limit.
+        var readPaused = false
+        var closeSent = false
+        var closed = false
+    }
+
+    let channel: any Channel
+    let settings: Settings
+    let delegate: any ServerWebSocketDelegate
+    let writer: FrameWriter
+    private let inbox = Mutex(Inbox())
+
+    init(channel: any Channel, settings: Settings, delegate: any ServerWebSocketDelegate) {
+        self.channel = channel
+        self.settings = settings
+        self.delegate = delegate
+        writer = FrameWriter(channel: channel, limit: settings.outboundLimit)
+    }
+
+    // MARK: Writing
+
+    /// Writes a text frame; false when the client is too slow (see `FrameWriter`).
+    @discardableResult
+    func write(text: String) -> Bool {
+        writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+    }
+
+    /// Starts the close handshake from the server's side (any thread; only the first call counts). The socket
+    /// closes when the client answers, or after `closeTimeout`.
+    func close(_ code: WebSocketErrorCode = .normalClosure, reason: String? = nil) {
+        guard inbox.withLock({ state -> Bool in
+            guard !state.closeSent, !state.closed else { return false }
+            state.closeSent = true
+            return true
+        }) else { return }
+        var data = channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
+        data.write(webSocketErrorCode: code)
+        if let reason { data.writeString(reason) }
+        let channel = self.channel
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
+        channel.eventLoop.scheduleTask(in: settings.closeTimeout) { channel.close(promise: nil) }
+    }
+
+    // MARK: Inbound (called by the handler on the event loop)
+
+    func start() { enqueue(.open) }
+
+    fileprivate func received(_ message: Message) { enqueue(.message(message)) }
+
+    /// The client's close frame: answered with the same code unless the server closed first; then the socket closes.
+    fileprivate func receivedClose(code: WebSocketErrorCode?) {
+        let answer = inbox.withLock { state -> Bool in
+            defer { state.closeSent = true }
+            return !state.closeSent
+        }
+        let channel = self.channel
+        guard answer else {
+            channel.close(promise: nil)
+            return
+        }
+        var data = channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code ?? .normalClosure)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    fileprivate func channelClosed() {
+        let first = inbox.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if first { enqueue(.close) }
+    }
+
+    /// Whether the handler should hold back reads: the delegate is this far behind.
+    fileprivate func shouldPauseReading() -> Bool {
+        inbox.withLock { state in
+            guard state.items.count >= settings.inboundLimit else { return false }
+            state.readPaused = true
+            return true
+        }
+    }
+
+    private func enqueue(_ item: Item) {
+        let startTask = inbox.withLock { state -> Bool in
+            state.items.append(item)
+            guard !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if startTask { Task { await self.drain() } }
+    }
+
+    /// Hands items to the delegate in order, a batch at a time, until none are left.
+    private func drain() async {
+        while true {
+            let (batch, resumeReading) = inbox.withLock { state -> ([Item], Bool) in
+                let batch = state.items
+                state.items = []
+                if batch.isEmpty { state.draining = false }
+                let resume = state.readPaused
+                state.readPaused = false
+                return (batch, resume)
+            }
+            if resumeReading { channel.read() }
+            if batch.isEmpty { return }
+            for item in batch {
+                switch item {
+                case .open: await delegate.opened(self)
+                case .message(let message): await delegate.received(message, on: self)
+                case .close: await delegate.closed(self)
+                }
+            }
+        }
+    }
+}
+
+/// The NIO side of a `ServerWebSocket`: control frames, UTF-8 checks, server pings, and read pressure, all on
+/// the event loop. Data frames arrive whole (a `NIOWebSocketFrameAggregator` sits before it).
+final class ServerWebSocketHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let socket: ServerWebSocket
+    private var pingTask: RepeatedTask?
+    private var awaitingPong = false
+
+    init(socket: ServerWebSocket) {
+        self.socket = socket
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let period = socket.settings.pingInterval else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let channel = context.channel
+        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let handler = loopBound.value
+            if handler.awaitingPong {
+                handler.socket.close(.goingAway, reason: "ping timeout")
+                channel.close(promise: nil)
+                return
+            }
+            handler.awaitingPong = true
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if frame.length > socket.settings.maxMessageSize {
+            socket.close(.messageTooLarge)
+            context.close(promise: nil)
+            return
+        }
+        switch frame.opcode {
+        case .text:
+            guard let text = String(validating: frame.unmaskedData.readableBytesView, as: UTF8.self) else {
+                socket.close(.dataInconsistentWithMessage, reason: "text frame is not UTF-8")
+                return
+            }
+            socket.received(.text(text))
+        case .binary:
+            socket.received(.binary(frame.unmaskedData))
+        case .ping:
+            guard frame.fin else { return protocolError(context) }
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            var data = frame.unmaskedData
+            socket.receivedClose(code: data.readWebSocketErrorCode())
+        default:
+            protocolError(context)
+        }
+    }
+
+    private func protocolError(_ context: ChannelHandlerContext) {
+        socket.close(.protocolError)
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // Held back while the delegate is behind; the socket calls `channel.read()` again once it has caught up.
+        if socket.shouldPauseReading() { return }
+        context.read()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pingTask?.cancel()
+        pingTask = nil
+        socket.channelClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Malformed frames, oversized messages (the decoder's and the aggregator's limits), resets.
+        let code: WebSocketErrorCode = switch error {
+        case NIOWebSocketError.invalidFrameLength, is NIOWebSocketFrameAggregator.Error: .messageTooLarge
+        case is NIOWebSocketError: .protocolError
+        default: .unexpectedServerError
+        }
+        socket.close(code)
+        context.close(promise: nil)
+    }
+}

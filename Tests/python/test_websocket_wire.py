@@ -1,0 +1,214 @@
+"""The WebSocket layer itself (RFC 6455), as both `/ws` and Socket.IO's WebSocket use it: fragments, control frames,
+the close handshake, UTF-8, size limits, server pings and read pressure. A raw socket client, so every byte is ours."""
+
+import base64
+import json
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import register_and_login
+
+
+class RawWebSocket:
+    def __init__(self, host: str, port: int, path: str):
+        self.sock = socket.create_connection((host, port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            assert chunk, "connection closed during the handshake"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.buffer = b""
+
+    def send_frame(self, opcode: int, payload: bytes, fin: bool = True) -> None:
+        mask = os.urandom(4)
+        first = (0x80 if fin else 0) | opcode
+        length = len(payload)
+        if length < 126:
+            header = struct.pack("!BB", first, 0x80 | length)
+        elif length < 1 << 16:
+            header = struct.pack("!BBH", first, 0x80 | 126, length)
+        else:
+            header = struct.pack("!BBQ", first, 0x80 | 127, length)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send_text(self, text: str) -> None:
+        self.send_frame(0x1, text.encode())
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def read_frame(self) -> tuple[int, bytes]:
+        first, second = self._read(2)
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", self._read(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", self._read(8))
+        assert not second & 0x80, "server frames are never masked"
+        return first & 0x0F, self._read(length)
+
+    def read_until(self, opcode: int) -> bytes:
+        while True:
+            got, payload = self.read_frame()
+            if got == opcode:
+                return payload
+
+    def read_json(self) -> dict:
+        return json.loads(self.read_until(0x1))
+
+    def is_closed(self, timeout: float = 5) -> bool:
+        """True once the server has closed the TCP connection (frames still in flight are skipped)."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+
+def close_code(payload: bytes) -> int:
+    return struct.unpack("!H", payload[:2])[0]
+
+
+@pytest.fixture
+def ws_server(server):
+    instance = server(realtime={"max_frame_bytes": 4096, "ping_interval_seconds": 1})
+    user = register_and_login(instance.url, "wire")
+    return instance, user
+
+
+def open_ws(instance, user) -> RawWebSocket:
+    return RawWebSocket(instance.host, instance.port, f"/ws?token={user['token']}")
+
+
+def test_fragmented_message_is_reassembled(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    frame = json.dumps({"event": "no:such:event", "ack": 7}).encode()
+    ws.send_frame(0x1, frame[:5], fin=False)
+    ws.send_frame(0x9, b"between")  # a control frame may come between fragments
+    ws.send_frame(0x0, frame[5:12], fin=False)
+    ws.send_frame(0x0, frame[12:], fin=True)
+    assert ws.read_until(0xA) == b"between"
+    reply = ws.read_json()
+    assert reply["event"] == "error" and reply["ack"] == 7, reply
+    assert "no:such:event" in reply["data"]["message"]
+
+
+def test_ping_is_answered_with_the_same_payload(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    ws.send_frame(0x9, b"hello")
+    assert ws.read_until(0xA) == b"hello"
+
+
+def test_client_close_is_echoed_then_the_socket_closes(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    ws.send_frame(0x8, struct.pack("!H", 1000) + b"bye")
+    assert close_code(ws.read_until(0x8)) == 1000
+    assert ws.is_closed()
+
+
+def test_invalid_utf8_text_closes_with_1007(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    ws.send_frame(0x1, b'{"event":"\xff\xfe"}')
+    assert close_code(ws.read_until(0x8)) == 1007
+    ws.send_frame(0x8, struct.pack("!H", 1007))
+    assert ws.is_closed()
+
+
+def test_oversized_message_closes_with_1009(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    ws.send_text(json.dumps({"event": "x", "data": {"pad": "a" * 5000}}))
+    assert close_code(ws.read_until(0x8)) == 1009
+    assert ws.is_closed()
+    # Fragments count together.
+    ws = open_ws(instance, user)
+    for _ in range(3):
+        ws.send_frame(0x1 if _ == 0 else 0x0, b"a" * 2000, fin=False)
+    assert close_code(ws.read_until(0x8)) == 1009
+
+
+def test_server_pings_and_drops_a_client_that_never_answers(ws_server):
+    instance, user = ws_server
+    silent = open_ws(instance, user)
+    lively = open_ws(instance, user)
+    started = time.monotonic()
+    # The silent client reads pings but never answers; the lively one answers each.
+    pings = 0
+    lively.sock.settimeout(0.2)
+    while time.monotonic() - started < 3.5:
+        try:
+            opcode, payload = lively.read_frame()
+            if opcode == 0x9:
+                pings += 1
+                lively.send_frame(0xA, payload)
+        except socket.timeout:
+            pass
+    assert pings >= 2
+    assert close_code(silent.read_until(0x8)) == 1001
+    assert silent.is_closed()
+    # The lively one is still served.
+    lively.sock.settimeout(10)
+    lively.send_text(json.dumps({"event": "no:such:event", "ack": 1}))
+    while True:
+        opcode, payload = lively.read_frame()
+        if opcode == 0x1:
+            assert json.loads(payload)["ack"] == 1
+            break
+
+
+def test_a_burst_is_handled_in_order(ws_server):
+    """More frames than the inbound limit at once: reads pause and resume, nothing is dropped or reordered."""
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    count = 500
+    ws.sock.sendall(b"".join(_masked_text(json.dumps({"event": "no:such:event", "ack": i})) for i in range(count)))
+    acks = []
+    while len(acks) < count:
+        opcode, payload = ws.read_frame()
+        if opcode == 0x9:
+            ws.send_frame(0xA, payload)
+        elif opcode == 0x1:
+            acks.append(json.loads(payload)["ack"])
+    assert acks == list(range(count))
+
+
+def _masked_text(text: str) -> bytes:
+    payload = text.encode()
+    mask = os.urandom(4)
+    assert len(payload) < 126
+    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_socketio_websocket_uses_the_same_layer(server):
+    """Engine.IO over WebSocket: the open packet first, an oversized frame refused, the close answered."""
+    instance = server(realtime={"socketio": {"max_payload_bytes": 1024}})
+    ws = RawWebSocket(instance.host, instance.port, "/socket.io/?EIO=4&transport=websocket")
+    opcode, payload = ws.read_frame()
+    assert opcode == 0x1 and payload.startswith(b'0{"sid":')
+    ws.send_frame(0x9, b"p")
+    assert ws.read_until(0xA) == b"p"
+    ws.send_text("4" + "x" * 2000)
+    assert close_code(ws.read_until(0x8)) == 1009
+    assert ws.is_closed()
