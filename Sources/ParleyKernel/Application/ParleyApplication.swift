@@ -104,7 +104,8 @@ public struct ParleyAssembly {
         let engineSettings = EngineIOSettings(
             pingInterval: .milliseconds(socketIO.pingIntervalMilliseconds), pingTimeout: .milliseconds(socketIO.pingTimeoutMilliseconds),
             maxPayload: socketIO.maxPayloadBytes, connectTimeout: .milliseconds(socketIO.connectTimeoutMilliseconds),
-            queueLimit: manifest.realtime.outboundQueueLimit)
+            queueLimit: manifest.realtime.outboundQueueLimit,
+            writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
         var namespaces: [String: any SocketIONamespace] = [
             "/": ParleyNamespace(auth: auth, hub: hub, events: events, queueLimit: manifest.realtime.outboundQueueLimit),
         ]
@@ -129,7 +130,8 @@ public struct ParleyAssembly {
         let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
         let webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
-            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit)
+            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
+            writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
         // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
         let decideUpgrade: WebSocketUpgradeChannel.Decide = { [engines] request, _ in
             for engine in engines {

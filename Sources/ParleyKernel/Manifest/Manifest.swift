@@ -150,6 +150,9 @@ public struct RealtimeSettings: Decodable, Sendable {
     /// Frames waiting for one slow connection; past this the connection is closed rather than buffering more.
     public var outboundQueueLimit = 1024
     public var maxFrameBytes = 1 << 20
+    /// A WebSocket connection is flushed at most this often: under load the frames of one interval share one
+    /// system call; a frame after a quiet spell still leaves at once. 0 flushes every frame on its own.
+    public var writeBatchMilliseconds = 2
     public var socketio = SocketIOSettings()
 
     public init() {}
@@ -159,6 +162,7 @@ public struct RealtimeSettings: Decodable, Sendable {
         case pingIntervalSeconds = "ping_interval_seconds"
         case outboundQueueLimit = "outbound_queue_limit"
         case maxFrameBytes = "max_frame_bytes"
+        case writeBatchMilliseconds = "write_batch_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -166,10 +170,14 @@ public struct RealtimeSettings: Decodable, Sendable {
         pingIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .pingIntervalSeconds) ?? pingIntervalSeconds
         outboundQueueLimit = try c.decodeIfPresent(Int.self, forKey: .outboundQueueLimit) ?? outboundQueueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
+        writeBatchMilliseconds = try c.decodeIfPresent(Int.self, forKey: .writeBatchMilliseconds) ?? writeBatchMilliseconds
         socketio = try SocketIOSettings(from: c.superDecoder(forKey: .socketio))
         guard pingIntervalSeconds > 0 else { throw ConfigError(path: "realtime.ping_interval_seconds", message: "must be positive") }
         guard outboundQueueLimit > 0 else { throw ConfigError(path: "realtime.outbound_queue_limit", message: "must be positive") }
         guard maxFrameBytes >= 1024 else { throw ConfigError(path: "realtime.max_frame_bytes", message: "must be at least 1024") }
+        guard (0...1000).contains(writeBatchMilliseconds) else {
+            throw ConfigError(path: "realtime.write_batch_ms", message: "must be between 0 and 1000")
+        }
     }
 }
 

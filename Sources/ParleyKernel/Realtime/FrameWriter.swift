@@ -4,44 +4,104 @@ import Synchronization
 
 /// Writes WebSocket frames straight to a channel from any thread, for the realtime transports.
 ///
-/// No task wakes up per frame: the write is queued on the channel's event loop, which orders it with every
-/// other write. Flushes are coalesced: frames queued on the loop before a pending flush runs go out in the
-/// same `writev`. A client with `limit` frames still unwritten is too slow: `write` returns false so the
-/// caller can disconnect it instead of buffering without bound.
+/// - No task wakes up per frame: the write is queued on the channel's event loop, which orders it with every
+///   other write.
+/// - Frames arrive encoded (`WebSocketWire`): a broadcast's frame is built once with its header, and every
+///   receiver's write is that same buffer, handed to the socket below NIO's frame encoder.
+/// - A connection is flushed at most once per `batchInterval`: the first frame after a quiet spell leaves at
+///   once (at the end of the loop's tick), while under load the frames of that interval share one system call —
+///   the kernel's per-call cost (and on loopback, the receiver's) is most of a delivery's.
+/// - A client too slow to keep up is refused (`write` returns false, so the caller can disconnect it instead of
+///   buffering without bound): `limit` frames waiting for the loop, or `limit` frames written while the socket's
+///   buffer sat above NIO's high-water mark.
 final class FrameWriter: Sendable {
     let channel: any Channel
     let limit: Int
+    let batchInterval: TimeAmount
+    /// Frames handed to the loop, not yet written to the socket.
     private let pending = Atomic<Int>(0)
+    /// Frames written since the socket last had room.
+    private let stalled = Atomic<Int>(0)
     /// Touched only on the channel's event loop.
     private nonisolated(unsafe) var flushScheduled = false
+    private nonisolated(unsafe) var lastFlush = NIODeadline.uptimeNanoseconds(0)
+    /// The frame encoder's context: writes made through it skip encoding (ours are encoded already).
+    private nonisolated(unsafe) var encoded: ChannelHandlerContext?
+    /// Bytes the socket held after the last flush (for the outbound-queue gauge).
+    private nonisolated(unsafe) var socketBacklog = 0
 
-    init(channel: any Channel, limit: Int) {
+    init(channel: any Channel, limit: Int, batchInterval: TimeAmount = .zero) {
         self.channel = channel
         self.limit = limit
+        self.batchInterval = batchInterval
     }
 
-    func write(_ frame: WebSocketFrame) -> Bool {
-        guard pending.add(1, ordering: .relaxed).newValue <= limit else {
+    /// On the event loop, once the WebSocket pipeline is in place.
+    func attach(pipeline: ChannelPipeline.SynchronousOperations) throws {
+        encoded = try pipeline.context(handlerType: WebSocketFrameEncoder.self)
+    }
+
+    @discardableResult
+    func write(_ frame: SharedFrame) -> Bool {
+        enqueue(frame.webSocketFrame)
+    }
+
+    @discardableResult
+    func write(text: String) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x1, payload: text.utf8))
+    }
+
+    @discardableResult
+    func write(binary: some Collection<UInt8>) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x2, payload: binary))
+    }
+
+    private func enqueue(_ bytes: ByteBuffer) -> Bool {
+        guard pending.add(1, ordering: .relaxed).newValue + stalled.load(ordering: .relaxed) <= limit else {
             pending.subtract(1, ordering: .relaxed)
             return false
         }
-        let bytes = frame.data.readableBytes
-        ParleyMetrics.outboundQueueBytes.add(bytes, ordering: .relaxed)
+        let count = bytes.readableBytes
+        ParleyMetrics.outboundQueueBytes.add(count, ordering: .relaxed)
         let loop = channel.eventLoop
         loop.execute { [self] in
-            let written = loop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { [self] _ in
-                pending.subtract(1, ordering: .relaxed)
-                ParleyMetrics.outboundQueueBytes.subtract(bytes, ordering: .relaxed)
+            pending.subtract(1, ordering: .relaxed)
+            ParleyMetrics.outboundQueueBytes.subtract(count, ordering: .relaxed)
+            guard let encoded else { return }
+            if channel.isWritable {
+                stalled.store(0, ordering: .relaxed)
+            } else {
+                stalled.add(1, ordering: .relaxed)
             }
-            channel.write(frame, promise: written)
+            encoded.write(NIOAny(bytes), promise: nil)
             guard !flushScheduled else { return }
             flushScheduled = true
-            loop.execute { [self] in
-                flushScheduled = false
-                channel.flush()
+            let due = lastFlush + batchInterval
+            if batchInterval == .zero || due <= .now() {
+                loop.execute { [self] in flush() }
+            } else {
+                loop.scheduleTask(deadline: due) { [self] in flush() }
             }
         }
         return true
+    }
+
+    /// On the event loop, when the channel has closed.
+    func closed() {
+        ParleyMetrics.outboundQueueBytes.subtract(socketBacklog, ordering: .relaxed)
+        socketBacklog = 0
+        encoded = nil
+    }
+
+    /// On the event loop.
+    private func flush() {
+        flushScheduled = false
+        lastFlush = .now()
+        guard encoded != nil else { return }
+        channel.flush()
+        // What the socket could not take yet counts in the gauge until a later flush finds it gone.
+        let backlog = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        ParleyMetrics.outboundQueueBytes.add(backlog - socketBacklog, ordering: .relaxed)
+        socketBacklog = backlog
     }
 }

@@ -32,6 +32,8 @@ final class ServerWebSocket: Sendable {
         var maxMessageSize: Int
         /// Frames written but not yet on the wire before the client counts as too slow.
         var outboundLimit: Int
+        /// A connection is flushed at most this often (see `FrameWriter`).
+        var writeBatchInterval: TimeAmount = .zero
         /// Frames received but not yet handled before the socket stops reading (TCP pushes back on the client).
         var inboundLimit = 64
         /// How long a close handshake may take before the socket is closed without it.
@@ -62,7 +64,7 @@ final class ServerWebSocket: Sendable {
         self.channel = channel
         self.settings = settings
         self.delegate = delegate
-        writer = FrameWriter(channel: channel, limit: settings.outboundLimit)
+        writer = FrameWriter(channel: channel, limit: settings.outboundLimit, batchInterval: settings.writeBatchInterval)
     }
 
     // MARK: Writing
@@ -70,7 +72,7 @@ final class ServerWebSocket: Sendable {
     /// Writes a text frame; false when the client is too slow (see `FrameWriter`).
     @discardableResult
     func write(text: String) -> Bool {
-        writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+        writer.write(text: text)
     }
 
     /// Starts the close handshake from the server's side (any thread; only the first call counts). The socket
@@ -180,6 +182,11 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        do {
+            try socket.writer.attach(pipeline: context.pipeline.syncOperations)
+        } catch {
+            context.close(promise: nil)
+        }
         guard let period = socket.settings.pingInterval else { return }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let channel = context.channel
@@ -238,6 +245,7 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         pingTask?.cancel()
         pingTask = nil
+        socket.writer.closed()
         socket.channelClosed()
         context.fireChannelInactive()
     }

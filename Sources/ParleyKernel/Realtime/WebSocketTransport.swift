@@ -91,10 +91,9 @@ struct WebSocketTransport: Sendable {
             let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, sink: { item in
                 switch item {
                 case .event(let event):
-                    return writer.write(WebSocketFrame(
-                        fin: true, opcode: .text, data: event.frameBuffer(for: WebSocketTransport.name, build: WebSocketTransport.build)))
+                    return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
                 case .direct(let text):
-                    return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+                    return writer.write(text: text)
                 }
             }, onClose: { reason in
                 // Closed by the server: tell the client why. (A client that left needs nothing.)

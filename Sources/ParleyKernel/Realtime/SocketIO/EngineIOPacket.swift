@@ -12,8 +12,8 @@ enum EngineIOPacket: Sendable, Equatable {
     case binary([UInt8])
     case upgrade
     case noop
-    /// A message packet rendered once for many receivers (`4` included), with its bytes for WebSocket writes.
-    case prebuilt(text: String, bytes: ByteBuffer)
+    /// A message packet rendered once for many receivers (`4` included), with its WebSocket frame.
+    case prebuilt(SharedFrame)
 
     /// The text form (binary as `b<base64>`, as in polling payloads).
     var text: String {
@@ -26,7 +26,7 @@ enum EngineIOPacket: Sendable, Equatable {
         case .binary(let bytes): return "b" + Data(bytes).base64EncodedString()
         case .upgrade: return "5"
         case .noop: return "6"
-        case .prebuilt(let text, _): return text
+        case .prebuilt(let frame): return frame.text
         }
     }
 

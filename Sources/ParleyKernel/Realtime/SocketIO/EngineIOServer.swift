@@ -152,7 +152,9 @@ final class EngineIOServer: Sendable {
         guard query.transport == "polling" || query.transport == "websocket" else { return .refuse(.engineIO(.unknownTransport)) }
         guard query.transport == "websocket" else { return .refuse(.engineIO(.badRequest)) }
         // Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
-        let socketSettings = ServerWebSocket.Settings(pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit)
+        let socketSettings = ServerWebSocket.Settings(
+            pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit,
+            writeBatchInterval: settings.writeBatchInterval)
         if let sid = query.sid {
             guard let session = session(sid) else { return .refuse(.engineIO(.unknownSession)) }
             return .accept(socketSettings, EngineIOWebSocket(server: self, stage: .probe(session)))

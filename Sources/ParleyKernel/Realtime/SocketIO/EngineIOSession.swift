@@ -27,6 +27,8 @@ struct EngineIOSettings: Sendable {
     var connectTimeout: Duration
     /// Packets waiting for one slow client before its session is closed.
     var queueLimit: Int
+    /// A WebSocket is flushed at most this often (see `FrameWriter`).
+    var writeBatchInterval: TimeAmount = .zero
 }
 
 /// One Engine.IO session: its transport (polling, later maybe upgraded to WebSocket), the outbound queue,
@@ -98,6 +100,21 @@ final class EngineIOSession: Sendable {
     var transport: Transport { state.withLock { $0.transport } }
 
     // MARK: Outbound
+
+    /// Sends one packet: on an open WebSocket it is written at once (a broadcast's path, without a group).
+    @discardableResult
+    func send(_ packet: EngineIOPacket) -> Bool {
+        var overflow = false
+        let written = state.withLock { state -> Bool? in
+            guard !state.closed else { return false }
+            guard state.transport == .websocket, let socket = state.socket else { return nil }
+            overflow = !socket.write(packet)
+            return true
+        }
+        guard let written else { return send([packet]) }
+        if overflow { close(.overflow) }
+        return written && !overflow
+    }
 
     /// Queues packets for the client, as one group: nothing else is interleaved between them. Returns false
     /// when the client is too far behind (the session is then closed) or already gone.
@@ -366,9 +383,9 @@ final class SocketWriter: Sendable {
 
     func write(_ packet: EngineIOPacket) -> Bool {
         switch packet {
-        case .binary(let bytes): return writer.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes)))
-        case .prebuilt(_, let bytes): return writer.write(WebSocketFrame(fin: true, opcode: .text, data: bytes))
-        default: return writer.write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: packet.text)))
+        case .binary(let bytes): return writer.write(binary: bytes)
+        case .prebuilt(let frame): return writer.write(frame)
+        default: return writer.write(text: packet.text)
         }
     }
 

@@ -60,7 +60,7 @@ struct ParleyNamespace: SocketIONamespace {
 
     /// The main namespace's EVENT packet for a broadcast, rendered once and shared by every receiver.
     static func packet(_ event: OutboundEvent) -> EngineIOPacket {
-        .prebuilt(text: event.frame(for: transportName, build: build), bytes: event.frameBuffer(for: transportName, build: build))
+        .prebuilt(event.sharedFrame(for: transportName, build: build))
     }
 
     func connected(_ socket: SocketIOSocket) async {}

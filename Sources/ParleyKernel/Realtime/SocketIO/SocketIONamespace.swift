@@ -46,26 +46,30 @@ public final class SocketIOSocket: Sendable {
 
     /// Frames that arrive before the CONNECT reply is out wait here, so the reply is always first.
     private let early = Mutex<(ready: Bool, packets: [EngineIOPacket])>((false, []))
+    /// Set once the waiting frames are out: from then on deliveries skip the lock.
+    private let ready = Atomic<Bool>(false)
 
     /// Sends a packet rendered elsewhere (shared by every receiver of a broadcast); false if the client is
     /// too far behind.
     func deliver(_ packet: EngineIOPacket) -> Bool {
+        if ready.load(ordering: .acquiring) { return session.send(packet) }
         let queued = early.withLock { early -> Bool in
             guard !early.ready else { return false }
             early.packets.append(packet)
             return true
         }
-        return queued || session.send([packet])
+        return queued || session.send(packet)
     }
 
     /// The CONNECT reply has been sent: release what waited for it.
     func markReady() {
-        let waiting = early.withLock { early -> [EngineIOPacket] in
+        early.withLock { early in
             early.ready = true
-            defer { early.packets.removeAll() }
-            return early.packets
+            // Sent under the lock: a delivery that finds `ready` set cannot overtake them.
+            if !early.packets.isEmpty { session.send(early.packets) }
+            early.packets.removeAll()
         }
-        if !waiting.isEmpty { session.send(waiting) }
+        ready.store(true, ordering: .releasing)
     }
 
     func send(kind: SocketIOPacket.Kind, ackID: Int?, payload: String?, attachments: [[UInt8]] = []) {
