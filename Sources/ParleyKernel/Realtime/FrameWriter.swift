@@ -61,29 +61,37 @@ final class FrameWriter: Sendable {
             pending.subtract(1, ordering: .relaxed)
             return false
         }
-        let count = bytes.readableBytes
-        ParleyMetrics.outboundQueueBytes.add(count, ordering: .relaxed)
+        ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
         let loop = channel.eventLoop
-        loop.execute { [self] in
-            pending.subtract(1, ordering: .relaxed)
-            ParleyMetrics.outboundQueueBytes.subtract(count, ordering: .relaxed)
-            guard let encoded else { return }
-            if channel.isWritable {
-                stalled.store(0, ordering: .relaxed)
-            } else {
-                stalled.add(1, ordering: .relaxed)
-            }
-            encoded.write(NIOAny(bytes), promise: nil)
-            guard !flushScheduled else { return }
-            flushScheduled = true
-            let due = lastFlush + batchInterval
-            if batchInterval == .zero || due <= .now() {
-                loop.execute { [self] in flush() }
-            } else {
-                loop.scheduleTask(deadline: due) { [self] in flush() }
-            }
+        guard loop.inEventLoop else {
+            loop.execute { [self] in write(bytes) }
+            return true
         }
+        write(bytes)
         return true
+    }
+
+    /// On the event loop.
+    private func write(_ bytes: ByteBuffer) {
+        let count = bytes.readableBytes
+        let loop = channel.eventLoop
+        pending.subtract(1, ordering: .relaxed)
+        ParleyMetrics.outboundQueueBytes.subtract(count, ordering: .relaxed)
+        guard let encoded else { return }
+        if channel.isWritable {
+            stalled.store(0, ordering: .relaxed)
+        } else {
+            stalled.add(1, ordering: .relaxed)
+        }
+        encoded.write(NIOAny(bytes), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let due = lastFlush + batchInterval
+        if batchInterval == .zero || due <= .now() {
+            loop.execute { [self] in flush() }
+        } else {
+            loop.scheduleTask(deadline: due) { [self] in flush() }
+        }
     }
 
     /// On the event loop, when the channel has closed.

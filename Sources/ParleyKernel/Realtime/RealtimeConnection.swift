@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// One live client connection on some transport. Frames go to the transport's `sink`, which writes them to its
@@ -24,18 +25,26 @@ public final class RealtimeConnection: Sendable {
     private let closeReason = Mutex<CloseReason?>(nil)
     private let sink: ClosureBox<@Sendable (Outgoing) -> Bool>
     private let onClose: ClosureBox<@Sendable (CloseReason) -> Void>
+    private let loop: ClosureBox<@Sendable () -> (any EventLoop)?>
 
     /// - Parameters:
     ///   - sink: writes a frame (no task hop per frame); false when the transport's queue is full.
     ///   - onClose: runs once, with the first reason the connection was closed for.
+    ///   - eventLoop: the loop the connection's socket writes on right now, if any: a broadcast hands each loop
+    ///     its receivers in one task, and their writes then need no hop of their own.
     public init(identity: Identity, transport: String, sink: @escaping @Sendable (Outgoing) -> Bool,
-                onClose: @escaping @Sendable (CloseReason) -> Void) {
+                onClose: @escaping @Sendable (CloseReason) -> Void,
+                eventLoop: @escaping @Sendable () -> (any EventLoop)? = { nil }) {
         self.id = ParleyID.make()
         self.identity = identity
         self.transport = transport
         self.sink = ClosureBox(sink)
         self.onClose = ClosureBox(onClose)
+        self.loop = ClosureBox(eventLoop)
     }
+
+    /// The loop this connection's writes happen on, if it has one now.
+    var eventLoop: (any EventLoop)? { loop.call() }
 
     public var userID: String { identity.userID }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Logging
 import Synchronization
 
@@ -170,12 +171,21 @@ public final class RealtimeHub: Sendable {
                     return connection
                 }
             }
-            let started = ContinuousClock.now
-            var delivered = 0
-            for connection in targets where connection.send(.event(event)) { delivered += 1 }
-            let finished = ContinuousClock.now
-            ParleyMetrics.broadcast(deliveries: delivered, duration: finished - started,
-                                    sinceOrigin: event.origin.map { finished - $0 })
+            // Receivers whose sockets share an event loop get one task on it, which writes to each of them
+            // directly; the rest (long-polling sessions) are served here.
+            var local: [RealtimeConnection] = []
+            var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [RealtimeConnection])] = [:]
+            for connection in targets {
+                guard let loop = connection.eventLoop else {
+                    local.append(connection)
+                    continue
+                }
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].connections.append(connection)
+            }
+            for (loop, connections) in byLoop.values {
+                loop.execute { Self.send(event, to: connections) }
+            }
+            if !local.isEmpty { Self.send(event, to: local) }
         case .subscribe(let userID, let topic):
             state.withLock { state in
                 for id in state.userConnections[userID] ?? [] {
@@ -196,6 +206,15 @@ public final class RealtimeHub: Sendable {
             let targets = state.withLock { state in state.connections.values.filter { set.contains($0.identity.sessionID) } }
             for connection in targets { connection.close(.sessionRevoked) }
         }
+    }
+
+    /// One part of a broadcast (the metrics' broadcast duration is per part).
+    private static func send(_ event: OutboundEvent, to connections: [RealtimeConnection]) {
+        let started = ContinuousClock.now
+        var delivered = 0
+        for connection in connections where connection.send(.event(event)) { delivered += 1 }
+        let finished = ContinuousClock.now
+        ParleyMetrics.broadcast(deliveries: delivered, duration: finished - started, sinceOrigin: event.origin.map { finished - $0 })
     }
 }
 

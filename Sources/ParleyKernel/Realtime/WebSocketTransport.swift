@@ -103,7 +103,7 @@ struct WebSocketTransport: Sendable {
                 case .shutdown: socket.close(.goingAway, reason: "server shutting down")
                 case .clientGone: break
                 }
-            })
+            }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
             self.connection.withLock { $0 = (connection, transport.logger.with(connection: connection)) }
             await transport.hub.connect(connection)
         }

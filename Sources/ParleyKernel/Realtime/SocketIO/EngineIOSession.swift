@@ -97,6 +97,8 @@ final class EngineIOSession: Sendable {
     }
 
     var isClosed: Bool { state.withLock { $0.closed } }
+    /// The event loop of the session's WebSocket, once it has one (none while it polls).
+    var eventLoop: (any EventLoop)? { state.withLock { $0.transport == .websocket ? $0.socket?.eventLoop : nil } }
     var transport: Transport { state.withLock { $0.transport } }
 
     // MARK: Outbound
@@ -380,6 +382,8 @@ final class SocketWriter: Sendable {
         self.socket = socket
         writer = socket.writer
     }
+
+    var eventLoop: any EventLoop { socket.channel.eventLoop }
 
     func write(_ packet: EngineIOPacket) -> Bool {
         switch packet {

@@ -47,7 +47,7 @@ struct ParleyNamespace: SocketIONamespace {
             case .clientGone:
                 break
             }
-        })
+        }, eventLoop: { [weak socket] in socket?.session.eventLoop })
         socket.context.withLock { $0 = connection }
         // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
