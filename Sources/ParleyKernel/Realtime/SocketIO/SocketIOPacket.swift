@@ -62,20 +62,26 @@ struct SocketIOPacket: Sendable, Equatable {
 
     /// The reference decoder's payload rules, per packet type.
     private var isValid: Bool {
-        let value = payload.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
-        if payload != nil, value == nil { return false }
+        var shape: JSONSyntax.Shape?
+        if let payload {
+            guard let valid = JSONSyntax.shape(of: payload) else { return false }
+            shape = valid
+        }
         switch kind {
         case .connect:
-            return value == nil || value?.isObject == true
+            return shape == nil || shape == .object
         case .disconnect:
             return payload == nil
         case .event, .binaryEvent:
-            guard let array = value?.array, let first = array.first else { return false }
-            if case .string(let name) = first { return !Self.reservedEvents.contains(name) }
-            if case .number = first { return true }
-            return false
+            guard case .array(let first?) = shape else { return false }
+            switch first {
+            case .string(let name): return !Self.reservedEvents.contains(name)
+            case .number: return true
+            case .other: return false
+            }
         case .ack, .binaryAck:
-            return value?.array != nil && ackID != nil
+            guard case .array = shape else { return false }
+            return ackID != nil
         case .connectError:
             return false  // server → client only
         }
