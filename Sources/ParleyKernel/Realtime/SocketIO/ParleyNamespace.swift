@@ -29,8 +29,9 @@ struct ParleyNamespace: SocketIONamespace {
         guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
         guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
         // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
-        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, sink: { [weak socket] item in
-            guard let socket else { return false }
+        // The sink holds the socket strongly (a weak reference costs every delivery a side-table load);
+        // `disconnected` lets go of the connection, which ends the cycle.
+        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, sink: { item in
             switch item {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))
@@ -47,7 +48,7 @@ struct ParleyNamespace: SocketIONamespace {
             case .clientGone:
                 break
             }
-        }, eventLoop: { [weak socket] in socket?.session.eventLoop })
+        }, eventLoop: { [session = socket.session] in session.eventLoop })
         socket.context.withLock { $0 = connection }
         // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
@@ -85,5 +86,6 @@ struct ParleyNamespace: SocketIONamespace {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
         connection.close(.clientGone)
         await hub.disconnect(connection)
+        socket.context.withLock { $0 = nil }
     }
 }
