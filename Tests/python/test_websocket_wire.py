@@ -212,3 +212,36 @@ def test_socketio_websocket_uses_the_same_layer(server):
     ws.send_text("4" + "x" * 2000)
     assert close_code(ws.read_until(0x8)) == 1009
     assert ws.is_closed()
+
+
+def _connections(instance, transport: str) -> float:
+    import urllib.request
+    text = urllib.request.urlopen(f"{instance.url}/metrics").read().decode()
+    for line in text.splitlines():
+        if line.startswith(f'parley_realtime_connections{{transport="{transport}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_a_client_that_half_closes_is_gone(ws_server):
+    """A client that shuts its side (FIN, no close frame) is disconnected at once, not at the next ping."""
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    sio = RawWebSocket(instance.host, instance.port, "/socket.io/?EIO=4&transport=websocket")
+    sio.read_frame()  # open packet
+    sio.send_text('40{"token":"%s"}' % user["token"])
+    assert sio.read_until(0x1).startswith(b"40")
+    assert _wait_for(lambda: _connections(instance, "ws") == 1 and _connections(instance, "socketio") == 1)
+    for client in (ws, sio):
+        client.sock.shutdown(socket.SHUT_WR)
+        assert client.is_closed()
+    assert _wait_for(lambda: _connections(instance, "ws") == 0 and _connections(instance, "socketio") == 0)

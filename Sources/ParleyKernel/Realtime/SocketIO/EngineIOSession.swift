@@ -341,7 +341,8 @@ final class EngineIOSession: Sendable {
         poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
         socket?.finish()
         timer?.cancel()
-        for handler in closeHandlers.withLock({ $0 }) { handler.call(reason) }
+        // Taken out, not copied: a handler may hold this session, and that cycle must end here.
+        for handler in closeHandlers.withLock({ handlers in defer { handlers.removeAll() }; return handlers }) { handler.call(reason) }
     }
 }
 
