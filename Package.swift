@@ -146,10 +146,11 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: [
-                .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "bench/Sources/ParleyBench",

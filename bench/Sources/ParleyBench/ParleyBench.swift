@@ -21,7 +21,8 @@ import Histogram
 import Logging
 import NIOCore
 import NIOPosix
-import WSClient
+import NIOHTTP1
+import NIOWebSocket
 
 #if canImport(Glibc)
 import Glibc
@@ -207,86 +208,220 @@ let phase = Phase()
 
 let logger: Logger = { var l = Logger(label: "parley-bench"); l.logLevel = .critical; return l }()
 
-/// One client: connect, handshake, then read forever (recording deliveries); a sender also runs the paced schedule.
-func runClient(_ i: Int, idle: Bool) async {
-    let isSender = !idle && i < opt.senders
-    var config = WebSocketClientConfiguration()
-    config.maxFrameSize = 1 << 20
-    final class Flag: @unchecked Sendable { var value = false }
-    let handshakeDone = Flag()
-    do {
-        try await WebSocketClient.connect(url: url(for: i, idle: idle), configuration: config, logger: logger) { inbound, outbound, _ in
-            var iterator = inbound.makeAsyncIterator()
-            func markReady() { stats.with { $0.ready += 1; $0.inflight -= 1 }; handshakeDone.value = true }
-            // Handshake.
-            switch opt.proto {
-            case "sio", "peer":
-                guard let open = try await iterator.next(), open.data.readableBytesView.first == UInt8(ascii: "0") else { throw BenchError.handshake("no EIO open") }
-                let auth = opt.proto == "sio" ? "{\"token\":\"\(token(for: i, idle: idle))\"}" : "{\"user\":\"u\(i)\"}"
-                try await outbound.write(.text("40" + auth))
-                while true {
-                    guard let f = try await iterator.next() else { throw BenchError.handshake("closed in handshake") }
-                    let s = String(buffer: f.data)
-                    if s == "2" { try await outbound.write(.text("3")); continue }
-                    if s.hasPrefix("40") { break }
-                    if s.hasPrefix("44") { throw BenchError.handshake("connect refused: \(s)") }
-                }
-                if opt.proto == "peer" && !idle {
-                    try await outbound.write(.text("420[\"joinRoom\",\"room-\(roomIndex(i))\"]"))
-                    while true {
-                        guard let f = try await iterator.next() else { throw BenchError.handshake("closed in join") }
-                        let s = String(buffer: f.data)
-                        if s == "2" { try await outbound.write(.text("3")); continue }
-                        if s.hasPrefix("430") { break }
-                    }
-                }
-            default: break
+/// The generator's one event loop (it is pinned to one core): every client's socket, reads and paced sends run
+/// here, in NIO channel handlers, so a delivery costs a frame decode and a histogram record — no task, no async
+/// iterator — and the generator can outrun the servers it measures (the naive ceiling sends one segment per frame).
+let clientLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+let wsURL: (host: String, port: Int) = {
+    let rest = opt.url.replacingOccurrences(of: "ws://", with: "")
+    let hostPort = rest.split(separator: "/", maxSplits: 1)[0].split(separator: ":")
+    return (String(hostPort[0]), hostPort.count > 1 ? Int(hostPort[1])! : 80)
+}()
+
+/// The path and query of a client's WebSocket URL.
+func path(for i: Int, idle: Bool) -> String {
+    let full = url(for: i, idle: idle)
+    let rest = full.replacingOccurrences(of: "ws://", with: "")
+    guard let slash = rest.firstIndex(of: "/") else { return "/" }
+    return String(rest[slash...])
+}
+
+/// Writes the upgrade request once connected; removed when the upgrade completes.
+final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+    let path: String
+
+    init(path: String) { self.path = path }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "\(wsURL.host):\(wsURL.port)")
+        headers.add(name: "Content-Length", value: "0")
+        context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Any HTTP response reaching here means the upgrade was refused.
+        if case .head(let head) = unwrapInboundIn(data) {
+            stats.with { $0.lastError = "upgrade refused: \(head.status)" }
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// One client after the upgrade: the protocol's handshake, then every frame recorded; a sender also runs the
+/// paced schedule on the loop.
+final class BenchClient: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    enum Stage { case awaitOpen, awaitConnect, awaitJoin, ready }
+
+    let index: Int
+    let idle: Bool
+    let isSender: Bool
+    var stage: Stage
+    var context: ChannelHandlerContext?
+    // The sender's schedule.
+    var seenPhase = 0
+    var phaseStart: UInt64 = 0, phaseEnd: UInt64 = 0, interval = 0.0, offset = 0.0, k = 0.0, sentHere = 0
+
+    init(index: Int, idle: Bool) {
+        self.index = index
+        self.idle = idle
+        isSender = !idle && index < opt.senders
+        stage = (opt.proto == "sio" || opt.proto == "peer") ? .awaitOpen : .ready
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if stage == .ready { markReady() }
+    }
+
+    func send(_ text: String) {
+        guard let context else { return }
+        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: context.channel.allocator.buffer(string: text))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    func markReady() {
+        stage = .ready
+        stats.with { $0.ready += 1; $0.inflight -= 1 }
+        if isSender { pollPhase() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text: break
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.data)), promise: nil)
+            return
+        case .connectionClose:
+            context.close(promise: nil)
+            return
+        default:
+            return
+        }
+        let data = frame.data
+        let bytes = data.readableBytesView
+        if bytes.count == 1 && bytes.first == UInt8(ascii: "2") {
+            send("3")
+            return
+        }
+        switch stage {
+        case .awaitOpen:
+            guard bytes.first == UInt8(ascii: "0") else { return fail("no EIO open") }
+            send("40" + (opt.proto == "sio" ? "{\"token\":\"\(token(for: index, idle: idle))\"}" : "{\"user\":\"u\(index)\"}"))
+            stage = .awaitConnect
+        case .awaitConnect:
+            if bytes.starts(with: "44".utf8) { return fail("connect refused: \(String(buffer: data))") }
+            guard bytes.starts(with: "40".utf8) else { return }
+            if opt.proto == "peer" && !idle {
+                send("420[\"joinRoom\",\"room-\(roomIndex(index))\"]")
+                stage = .awaitJoin
+            } else {
+                markReady()
             }
-            markReady()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                if isSender {
-                    group.addTask {
-                        var seen = 0
-                        while true {
-                            let (id, start, end, rate) = phase.get()
-                            if id == seen || rate <= 0 { try await Task.sleep(nanoseconds: 2_000_000); continue }
-                            seen = id
-                            let interval = 1e9 / rate
-                            // Stagger senders across the interval.
-                            var k = 0.0
-                            let offset = interval * Double(i) / Double(max(1, opt.senders))
-                            var sentHere = 0
-                            while true {
-                                let intended = start + UInt64(offset + k * interval)
-                                if intended >= end { break }
-                                let now = nowNs()
-                                if intended > now + 200_000 { try await Task.sleep(nanoseconds: intended - now) }
-                                try await outbound.write(.text(sendFrame(client: i, ts: intended)))
-                                sentHere += 1
-                                k += 1
-                            }
-                            let n = sentHere
-                            stats.with { $0.sent += n; $0.sendersDone += 1 }
-                        }
-                    }
-                }
-                while let f = try await iterator.next() {
-                    let bytes = f.data.readableBytesView
-                    if bytes.count == 1 && bytes.first == UInt8(ascii: "2") { try await outbound.write(.text("3")); continue }
-                    if let ts = parseTs(f.data) {
-                        stats.record(ts: ts, now: nowNs())
-                    } else if bytes.starts(with: Array("{\"event\":\"error\"".utf8)) || bytes.starts(with: Array("44".utf8)) || bytes.starts(with: Array("43".utf8)) && String(buffer: f.data).contains("\"error\"") {
-                        let s = String(buffer: f.data)
-                        stats.with { $0.errors += 1; $0.lastError = String(s.prefix(300)) }
-                    }
-                }
-                group.cancelAll()
+        case .awaitJoin:
+            if bytes.starts(with: "430".utf8) { markReady() }
+        case .ready:
+            if let ts = parseTs(data) {
+                stats.record(ts: ts, now: nowNs())
+            } else if bytes.starts(with: "{\"event\":\"error\"".utf8) || bytes.starts(with: "44".utf8)
+                        || bytes.starts(with: "43".utf8) && String(buffer: data).contains("\"error\"") {
+                let s = String(buffer: data)
+                stats.with { $0.errors += 1; $0.lastError = String(s.prefix(300)) }
             }
         }
-    } catch {
-        stats.with { $0.lastError = "\(error)" }
     }
-    stats.with { $0.failed += 1; if !handshakeDone.value { $0.inflight -= 1 } }
+
+    func fail(_ why: String) {
+        stats.with { $0.lastError = why }
+        context?.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasReady = stage == .ready
+        stats.with { $0.failed += 1; if !wasReady { $0.inflight -= 1 } }
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        stats.with { $0.lastError = "\(error)" }
+        context.close(promise: nil)
+    }
+
+    // MARK: paced sending (open loop), on the event loop
+
+    /// Waits for the next phase (checked every 2 ms), then sends its schedule.
+    func pollPhase() {
+        guard let context else { return }
+        let (id, start, end, rate) = phase.get()
+        guard id != seenPhase, rate > 0 else {
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(2)) { loopBound.value.pollPhase() }
+            return
+        }
+        seenPhase = id
+        phaseStart = start; phaseEnd = end
+        interval = 1e9 / rate
+        // Senders are staggered across the interval.
+        offset = interval * Double(index) / Double(max(1, opt.senders))
+        k = 0
+        sentHere = 0
+        sendDue()
+    }
+
+    /// Sends every message whose intended time has come, then sleeps until the next one.
+    func sendDue() {
+        guard let context else { return }
+        while true {
+            let intended = phaseStart + UInt64(offset + k * interval)
+            if intended >= phaseEnd {
+                let n = sentHere
+                stats.with { $0.sent += n; $0.sendersDone += 1 }
+                pollPhase()
+                return
+            }
+            let now = nowNs()
+            if intended > now + 200_000 {
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .nanoseconds(Int64(intended - now))) { loopBound.value.sendDue() }
+                return
+            }
+            send(sendFrame(client: index, ts: intended))
+            sentHere += 1
+            k += 1
+        }
+    }
+}
+
+/// Connects client `i`; its handlers take it from there (stats count it ready or failed).
+func startClient(_ i: Int, idle: Bool) {
+    let path = path(for: i, idle: idle)
+    let bootstrap = ClientBootstrap(group: clientLoop)
+        .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        .channelInitializer { channel in
+            let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 20, automaticErrorHandling: true) { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(BenchClient(index: i, idle: idle))
+                }
+            }
+            let configuration: NIOHTTPClientUpgradeSendableConfiguration = (
+                upgraders: [upgrader],
+                completionHandler: { context in context.pipeline.removeHandler(name: "upgrade-request", promise: nil) })
+            return channel.pipeline.addHTTPClientHandlers(withClientUpgrade: configuration).flatMapThrowing {
+                try channel.pipeline.syncOperations.addHandler(UpgradeRequest(path: path), name: "upgrade-request")
+            }
+        }
+    bootstrap.connect(host: wsURL.host, port: wsURL.port).whenFailure { error in
+        stats.with { $0.lastError = "\(error)"; $0.failed += 1; $0.inflight -= 1 }
+    }
 }
 
 enum BenchError: Error { case handshake(String) }
@@ -297,7 +432,7 @@ func connectAll(_ n: Int, idle: Bool) async -> (Int, Double) {
     for i in 0..<n {
         while stats.with({ $0.inflight }) >= opt.connectConcurrency { try? await Task.sleep(nanoseconds: 1_000_000) }
         stats.with { $0.inflight += 1 }
-        Task.detached { await runClient(i, idle: idle) }
+        startClient(i, idle: idle)
     }
     let deadline = t0 + 120_000_000_000
     while true {
