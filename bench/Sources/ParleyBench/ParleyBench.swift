@@ -415,7 +415,8 @@ func startClient(_ i: Int, idle: Bool) {
             let configuration: NIOHTTPClientUpgradeSendableConfiguration = (
                 upgraders: [upgrader],
                 completionHandler: { context in context.pipeline.removeHandler(name: "upgrade-request", promise: nil) })
-            return channel.pipeline.addHTTPClientHandlers(withClientUpgrade: configuration).flatMapThrowing {
+            // Bytes after the 101 (an Engine.IO open packet often shares its segment) go on to the WebSocket.
+            return channel.pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, withClientUpgrade: configuration).flatMapThrowing {
                 try channel.pipeline.syncOperations.addHandler(UpgradeRequest(path: path), name: "upgrade-request")
             }
         }
