@@ -10,6 +10,18 @@ struct ParleyNamespace: SocketIONamespace {
     let events: EventRouter
     let queueLimit: Int
 
+    /// What a socket of this namespace keeps: its realtime connection and the logger for it (built once, not
+    /// per event).
+    final class Attached: Sendable {
+        let connection: RealtimeConnection
+        let logger: Logger
+
+        init(connection: RealtimeConnection, logger: Logger) {
+            self.connection = connection
+            self.logger = logger
+        }
+    }
+
     struct AuthPayload: Decodable {
         let token: String?
     }
@@ -49,7 +61,7 @@ struct ParleyNamespace: SocketIONamespace {
                 break
             }
         }, eventLoop: { [session = socket.session] in session.eventLoop })
-        socket.context.withLock { $0 = connection }
+        socket.context.withLock { $0 = Attached(connection: connection, logger: socket.logger.with(connection: connection)) }
         // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
         await hub.connect(connection)
@@ -67,8 +79,9 @@ struct ParleyNamespace: SocketIONamespace {
     func connected(_ socket: SocketIOSocket) async {}
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
-        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: socket.logger.with(connection: connection))
+        guard let attached = socket.context.withLock({ $0 as? Attached }) else { return }
+        let connection = attached.connection
+        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: attached.logger)
         do {
             let reply = try await events.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), context: context)
             if let ackID = event.ackID {
@@ -83,7 +96,7 @@ struct ParleyNamespace: SocketIONamespace {
     }
 
     func disconnected(_ socket: SocketIOSocket) async {
-        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        guard let connection = socket.context.withLock({ ($0 as? Attached)?.connection }) else { return }
         connection.close(.clientGone)
         await hub.disconnect(connection)
         socket.context.withLock { $0 = nil }
