@@ -6,16 +6,24 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 
 import pytest
 
-from conftest import register_and_login
+from conftest import create_room, join_room, register_and_login, send_message
 
 
 class RawWebSocket:
-    def __init__(self, host: str, port: int, path: str):
-        self.sock = socket.create_connection((host, port), timeout=10)
+    def __init__(self, host: str, port: int, path: str, receive_buffer: int | None = None):
+        if receive_buffer:
+            # Set before connecting, so the TCP window starts (and stays) small.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            self.sock.settimeout(10)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=10)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -245,3 +253,36 @@ def test_a_client_that_half_closes_is_gone(ws_server):
         client.sock.shutdown(socket.SHUT_WR)
         assert client.is_closed()
     assert _wait_for(lambda: _connections(instance, "ws") == 0 and _connections(instance, "socketio") == 0)
+
+
+def test_a_client_that_stops_reading_is_disconnected_and_the_room_goes_on(server):
+    """A receiver that never reads fills its socket, then the server's bounded queue: it is dropped, while the
+    other members keep being served."""
+    instance = server(realtime={"outbound_queue_limit": 16})
+    sender, stalled, reader = (register_and_login(instance.url, name) for name in ("sender", "stalled", "reader"))
+    room = create_room(instance.url, sender["token"])
+    for user in (stalled, reader):
+        join_room(instance.url, user["token"], room["id"])
+    slow = RawWebSocket(instance.host, instance.port, f"/ws?token={stalled['token']}", receive_buffer=4096)
+    live = open_ws(instance, reader)
+    assert _wait_for(lambda: _connections(instance, "ws") == 2)
+    # More than the kernel's socket buffers hold (tcp_wmem's maximum is 4 MiB): 1,200 messages of 5,000 characters,
+    # sent over REST while the live member reads in a thread.
+    count, content = 1200, "x" * 5000
+    received = []
+
+    def drain():
+        live.sock.settimeout(60)
+        while len(received) < count:
+            frame = json.loads(live.read_until(0x1))
+            if frame["event"] == "message:received":
+                received.append(frame["data"]["id"])
+
+    reader_thread = threading.Thread(target=drain)
+    reader_thread.start()
+    sent = [send_message(instance.url, sender["token"], room["id"], content)["id"] for _ in range(count)]
+    reader_thread.join(90)
+    assert received == sent
+    # The stalled one was dropped; the live one is still connected.
+    assert _wait_for(lambda: _connections(instance, "ws") == 1)
+    assert slow.is_closed(timeout=10)
