@@ -29,6 +29,14 @@ import Testing
         #expect(manifest.enabledModuleIDs == ["messaging", "rooms", "direct", "groups", "files"])
         #expect(manifest.rateLimits.enabled && manifest.rateLimits.policies == RateLimitSettings.defaultPolicies)
         #expect(manifest.metrics.enabled && manifest.metrics.path == "/metrics")
+        #expect(manifest.realtime.writeBatchMilliseconds == RealtimeSettings().writeBatchMilliseconds)
+    }
+
+    @Test func writeBatchIntervalIsBoundedAndOverridable() throws {
+        #expect(try parse("realtime:\n  write_batch_ms: 0\n").realtime.writeBatchMilliseconds == 0)
+        #expect(try parse("", environment: ["PARLEY_REALTIME_WRITE_BATCH_MS": "12"]).realtime.writeBatchMilliseconds == 12)
+        #expect(error("realtime:\n  write_batch_ms: -1\n") == "realtime.write_batch_ms: must be between 0 and 1000")
+        #expect(error("realtime:\n  write_batch_ms: 5000\n") == "realtime.write_batch_ms: must be between 0 and 1000")
     }
 
     @Test func rateLimitPoliciesOverrideOneByOneAndAreChecked() throws {
