@@ -120,6 +120,14 @@ def test_fragmented_message_is_reassembled(ws_server):
     assert "no:such:event" in reply["data"]["message"]
 
 
+def test_a_continuation_without_a_start_is_a_protocol_error(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    ws.send_frame(0x0, b"orphan", fin=True)
+    assert close_code(ws.read_until(0x8)) == 1002
+    assert ws.is_closed()
+
+
 def test_ping_is_answered_with_the_same_payload(ws_server):
     instance, user = ws_server
     ws = open_ws(instance, user)

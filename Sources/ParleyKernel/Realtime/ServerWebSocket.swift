@@ -262,8 +262,10 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Malformed frames, oversized messages (the decoder's and the aggregator's limits), resets.
         let code: WebSocketErrorCode = switch error {
-        case NIOWebSocketError.invalidFrameLength, is NIOWebSocketFrameAggregator.Error: .messageTooLarge
-        case is NIOWebSocketError: .protocolError
+        case NIOWebSocketError.invalidFrameLength, NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge,
+             NIOWebSocketFrameAggregator.Error.tooManyFragments:
+            .messageTooLarge
+        case is NIOWebSocketError, is NIOWebSocketFrameAggregator.Error: .protocolError
         default: .unexpectedServerError
         }
         socket.close(code)
