@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ParleyKernel
 import Synchronization
 import Testing
@@ -9,7 +10,7 @@ import Testing
         let queued = Mutex(0)
         let closes = Mutex<[RealtimeConnection.CloseReason]>([])
         let connection = RealtimeConnection(
-            identity: Identity(userID: "u", sessionID: "s"), transport: "test",
+            identity: Identity(userID: "u", sessionID: "s"), transport: "test", logger: Logger(label: "test"),
             sink: { _ in queued.withLock { count in count += 1; return count <= 3 } },
             onClose: { reason in closes.withLock { $0.append(reason) } })
         let event = try OutboundEvent("tick", ["n": 1])
@@ -28,15 +29,18 @@ import Testing
         let event = try OutboundEvent("message:received", ["content": "hi", "url": "a/b"])
         #expect(event.dataJSON == #"{"content":"hi","url":"a/b"}"#)
         let builds = Mutex(0)
-        var frames: Set<String> = []
+        var frames: Set<ObjectIdentifier> = []
+        var texts: Set<String> = []
         for _ in 0..<1000 {
-            frames.insert(event.frame(for: "ws") { event in
+            let frame = event.sharedFrame(for: "ws") { event in
                 builds.withLock { $0 += 1 }
                 return "{\"event\":\"\(event.name)\",\"data\":\(event.dataJSON)}"
-            })
+            }
+            frames.insert(ObjectIdentifier(frame))
+            texts.insert(frame.text)
         }
         #expect(builds.withLock { $0 } == 1)
-        #expect(frames.count == 1)
+        #expect(frames.count == 1 && texts.count == 1)
     }
 
     @Test func idsAreTimeOrderedAndUnique() {

@@ -35,11 +35,6 @@ public final class OutboundEvent: Sendable {
             return built
         }
     }
-
-    /// The frame's text for one transport.
-    public func frame(for transport: String, build: (OutboundEvent) -> String) -> String {
-        sharedFrame(for: transport, build: build).text
-    }
 }
 
 /// One text frame rendered once for many receivers: its text (for HTTP long-polling) and the whole WebSocket

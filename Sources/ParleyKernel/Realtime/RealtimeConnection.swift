@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import Synchronization
 
@@ -22,22 +23,29 @@ public final class RealtimeConnection: Sendable {
     public let id: String
     public let identity: Identity
     public let transport: String
+    /// The transport's logger with this connection's id and user, built once for every event it handles.
+    public let logger: Logger
     private let closeReason = Mutex<CloseReason?>(nil)
     private let sink: ClosureBox<@Sendable (Outgoing) -> Bool>
     private let onClose: ClosureBox<@Sendable (CloseReason) -> Void>
     private let loop: ClosureBox<@Sendable () -> (any EventLoop)?>
 
     /// - Parameters:
+    ///   - logger: the transport's; the connection adds its id and user to it.
     ///   - sink: writes a frame (no task hop per frame); false when the transport's queue is full.
     ///   - onClose: runs once, with the first reason the connection was closed for.
     ///   - eventLoop: the loop the connection's socket writes on right now, if any: a broadcast hands each loop
     ///     its receivers in one task, and their writes then need no hop of their own.
-    public init(identity: Identity, transport: String, sink: @escaping @Sendable (Outgoing) -> Bool,
+    public init(identity: Identity, transport: String, logger: Logger, sink: @escaping @Sendable (Outgoing) -> Bool,
                 onClose: @escaping @Sendable (CloseReason) -> Void,
                 eventLoop: @escaping @Sendable () -> (any EventLoop)? = { nil }) {
         self.id = ParleyID.make()
         self.identity = identity
         self.transport = transport
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(id)"
+        logger[metadataKey: "user"] = "\(identity.userID)"
+        self.logger = logger
         self.sink = ClosureBox(sink)
         self.onClose = ClosureBox(onClose)
         self.loop = ClosureBox(eventLoop)

@@ -83,12 +83,16 @@ final class ServerWebSocket: Sendable {
             state.closeSent = true
             return true
         }) else { return }
+        let channel = self.channel
+        channel.writeAndFlush(closeFrame(code, reason: reason), promise: nil)
+        channel.eventLoop.scheduleTask(in: settings.closeTimeout) { channel.close(promise: nil) }
+    }
+
+    private func closeFrame(_ code: WebSocketErrorCode, reason: String?) -> WebSocketFrame {
         var data = channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
         data.write(webSocketErrorCode: code)
         if let reason { data.writeString(reason) }
-        let channel = self.channel
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
-        channel.eventLoop.scheduleTask(in: settings.closeTimeout) { channel.close(promise: nil) }
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 
     // MARK: Inbound (called by the handler on the event loop)
@@ -108,9 +112,7 @@ final class ServerWebSocket: Sendable {
             channel.close(promise: nil)
             return
         }
-        var data = channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: code ?? .normalClosure)
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
+        channel.writeAndFlush(closeFrame(code ?? .normalClosure, reason: nil)).whenComplete { _ in
             channel.close(promise: nil)
         }
     }

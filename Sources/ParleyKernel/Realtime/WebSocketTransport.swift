@@ -77,7 +77,7 @@ struct WebSocketTransport: Sendable {
         let transport: WebSocketTransport
         let identity: Identity
         /// Set by `opened`, before any message is handled (the socket calls its delegate in order).
-        private let connection = Mutex<(RealtimeConnection, Logger)?>(nil)
+        private let connection = Mutex<RealtimeConnection?>(nil)
 
         init(transport: WebSocketTransport, identity: Identity) {
             self.transport = transport
@@ -88,7 +88,7 @@ struct WebSocketTransport: Sendable {
             let writer = socket.writer
             // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
             // shared by every receiver. A client too far behind is disconnected.
-            let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, sink: { item in
+            let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
                 switch item {
                 case .event(let event):
                     return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
@@ -104,29 +104,31 @@ struct WebSocketTransport: Sendable {
                 case .clientGone: break
                 }
             }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
-            self.connection.withLock { $0 = (connection, transport.logger.with(connection: connection)) }
+            self.connection.withLock { $0 = connection }
             await transport.hub.connect(connection)
         }
 
         func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
-            guard let (connection, logger) = self.connection.withLock({ $0 }) else { return }
+            guard let connection = self.connection.withLock({ $0 }) else { return }
             guard case .text(let text) = message else {
                 connection.send(.direct(WebSocketTransport.renderError(nil, RealtimeErrorPayload(
-                    APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"), logger: logger))))
+                    APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"),
+                    logger: connection.logger))))
                 return
             }
-            await transport.handle(Data(text.utf8), connection: connection, logger: logger)
+            await transport.handle(Data(text.utf8), connection: connection)
         }
 
         func closed(_ socket: ServerWebSocket) async {
             // Taken out: the connection's close handler holds the socket, which holds this session.
-            guard let (connection, _) = self.connection.withLock({ $0.take() }) else { return }
+            guard let connection = self.connection.withLock({ $0.take() }) else { return }
             connection.close(.clientGone)
             await transport.hub.disconnect(connection)
         }
     }
 
-    fileprivate func handle(_ frame: Data, connection: RealtimeConnection, logger: Logger) async {
+    fileprivate func handle(_ frame: Data, connection: RealtimeConnection) async {
+        let logger = connection.logger
         guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
@@ -140,14 +142,5 @@ struct WebSocketTransport: Sendable {
         } catch {
             connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(error, logger: logger))))
         }
-    }
-}
-
-extension Logger {
-    func with(connection: RealtimeConnection) -> Logger {
-        var logger = self
-        logger[metadataKey: "connection"] = "\(connection.id)"
-        logger[metadataKey: "user"] = "\(connection.userID)"
-        return logger
     }
 }

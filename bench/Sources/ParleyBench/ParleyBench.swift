@@ -18,7 +18,6 @@
 // and CLOCK_MONOTONIC.
 import Foundation
 import Histogram
-import Logging
 import NIOCore
 import NIOPosix
 import NIOHTTP1
@@ -206,7 +205,6 @@ final class Phase: @unchecked Sendable {
 }
 let phase = Phase()
 
-let logger: Logger = { var l = Logger(label: "parley-bench"); l.logLevel = .critical; return l }()
 
 /// The generator's one event loop (it is pinned to one core): every client's socket, reads and paced sends run
 /// here, in NIO channel handlers, so a delivery costs a frame decode and a histogram record — no task, no async

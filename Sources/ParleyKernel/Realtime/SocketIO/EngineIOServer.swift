@@ -16,6 +16,8 @@ final class EngineIOServer: Sendable {
     let handler: any EngineIOHandler
     let logger: Logger
     private let sessions = Mutex<[String: EngineIOSession]>([:])
+    /// Its WebSockets' settings. Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
+    private let webSocketSettings: ServerWebSocket.Settings
 
     init(path: String, settings: EngineIOSettings, allowedOrigins: [String], handler: any EngineIOHandler, logger: Logger) {
         self.path = path.hasSuffix("/") ? String(path.dropLast()) : path
@@ -23,6 +25,9 @@ final class EngineIOServer: Sendable {
         self.allowedOrigins = allowedOrigins
         self.handler = handler
         self.logger = logger
+        webSocketSettings = ServerWebSocket.Settings(
+            pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit,
+            writeBatchInterval: settings.writeBatchInterval)
     }
 
     var sessionCount: Int { sessions.withLock { $0.count } }
@@ -151,16 +156,12 @@ final class EngineIOServer: Sendable {
         let query = Query(uri.queryParameters)
         guard query.transport == "polling" || query.transport == "websocket" else { return .refuse(.engineIO(.unknownTransport)) }
         guard query.transport == "websocket" else { return .refuse(.engineIO(.badRequest)) }
-        // Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
-        let socketSettings = ServerWebSocket.Settings(
-            pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit,
-            writeBatchInterval: settings.writeBatchInterval)
         if let sid = query.sid {
             guard let session = session(sid) else { return .refuse(.engineIO(.unknownSession)) }
-            return .accept(socketSettings, EngineIOWebSocket(server: self, stage: .probe(session)))
+            return .accept(webSocketSettings, EngineIOWebSocket(server: self, stage: .probe(session)))
         }
         guard query.eio == "4" else { return .refuse(.engineIO(.unsupportedProtocolVersion)) }
-        return .accept(socketSettings, EngineIOWebSocket(server: self, stage: .handshake(request.headerFields)))
+        return .accept(webSocketSettings, EngineIOWebSocket(server: self, stage: .handshake(request.headerFields)))
     }
 
     /// A session opened directly over WebSocket: the open packet is the first frame.

@@ -10,18 +10,6 @@ struct ParleyNamespace: SocketIONamespace {
     let events: EventRouter
     let queueLimit: Int
 
-    /// What a socket of this namespace keeps: its realtime connection and the logger for it (built once, not
-    /// per event).
-    final class Attached: Sendable {
-        let connection: RealtimeConnection
-        let logger: Logger
-
-        init(connection: RealtimeConnection, logger: Logger) {
-            self.connection = connection
-            self.logger = logger
-        }
-    }
-
     struct AuthPayload: Decodable {
         let token: String?
     }
@@ -43,7 +31,7 @@ struct ParleyNamespace: SocketIONamespace {
         // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
         // The sink holds the socket strongly (a weak reference costs every delivery a side-table load);
         // `disconnected` lets go of the connection, which ends the cycle.
-        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, sink: { item in
+        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, logger: socket.logger, sink: { item in
             switch item {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))
@@ -61,7 +49,7 @@ struct ParleyNamespace: SocketIONamespace {
                 break
             }
         }, eventLoop: { [session = socket.session] in session.eventLoop })
-        socket.context.withLock { $0 = Attached(connection: connection, logger: socket.logger.with(connection: connection)) }
+        socket.context.withLock { $0 = connection }
         // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
         await hub.connect(connection)
@@ -79,9 +67,8 @@ struct ParleyNamespace: SocketIONamespace {
     func connected(_ socket: SocketIOSocket) async {}
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
-        guard let attached = socket.context.withLock({ $0 as? Attached }) else { return }
-        let connection = attached.connection
-        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: attached.logger)
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: connection.logger)
         do {
             let reply = try await events.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), context: context)
             if let ackID = event.ackID {
@@ -96,7 +83,7 @@ struct ParleyNamespace: SocketIONamespace {
     }
 
     func disconnected(_ socket: SocketIOSocket) async {
-        guard let connection = socket.context.withLock({ ($0 as? Attached)?.connection }) else { return }
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
         connection.close(.clientGone)
         await hub.disconnect(connection)
         socket.context.withLock { $0 = nil }
