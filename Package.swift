@@ -65,7 +65,11 @@ let package = Package(
         // Feature modules: one target each, reaching storage and realtime only through the kernel.
         .target(
             name: "ParleyMessaging",
-            dependencies: ["ParleyKernel", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "ParleyKernel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Plugins/Messaging",
             swiftSettings: swiftSettings
         ),

@@ -199,6 +199,7 @@ extension ChannelService {
             for hook in hooks { try hook.inTransaction(message, db) }
             return message
         }
+        searchIndex.noteSent()
         for hook in hooks { await hook.committed(message) }
         do {
             let event = try OutboundEvent("message:received", message, origin: receivedAt)

@@ -21,6 +21,8 @@ extension ChannelService {
             match = query
             filter = "to_tsvector('simple', msg.content) @@ plainto_tsquery('simple', ?)"
         }
+        // Messages whose entries still wait for their batch are indexed now: what was sent is found.
+        try await searchIndex.catchUp()
         return try await storage.read { db in
             let scope = """
                 \(Message.from) JOIN channel_members me ON me.channel_id = msg.channel_id AND me.user_id = ?

@@ -44,6 +44,8 @@ public final class ChannelService: Sendable {
     let storage: any Storage
     /// Sends commit through here: concurrent sends share a transaction (see GroupCommit).
     let commits: GroupCommit
+    /// SQLite's search entries, written in batches after the sends commit.
+    let searchIndex: SearchIndexer
     let hub: RealtimeHub
     let logger: Logger
     let configuration: MessagingModule.Configuration
@@ -53,6 +55,7 @@ public final class ChannelService: Sendable {
     init(storage: any Storage, hub: RealtimeHub, configuration: MessagingModule.Configuration, logger: Logger) {
         self.storage = storage
         commits = GroupCommit(storage: storage)
+        searchIndex = SearchIndexer(storage: storage, delay: .milliseconds(configuration.searchIndexDelayMilliseconds), logger: logger)
         self.hub = hub
         self.configuration = configuration
         self.logger = logger

@@ -93,5 +93,39 @@ extension MessagingModule {
             }
             return statements
         },
+        // SQLite: a message's search entry is written after its send commits, in batches (SearchIndexer).
+        // FTS5 writes a new index segment per transaction, which made indexing two thirds of a send's
+        // storage cost when every message was its own transaction; a batch of a hundred costs about what one
+        // did. New rows wait in `messages_fts_pending`; an edit or delete of a row still waiting leaves the
+        // index alone (the indexer reads the row's current text, or finds it gone), so the index never holds
+        // text its row does not, and search indexes what is waiting before it queries.
+        Migration("0003_deferred_search_index") { dialect in
+            guard dialect == .sqlite else { return [] }
+            let waiting = "EXISTS (SELECT 1 FROM messages_fts_pending WHERE message_rowid = old.rowid)"
+            return [
+                "CREATE TABLE messages_fts_pending (message_rowid INTEGER PRIMARY KEY)",
+                "DROP TRIGGER messages_fts_insert",
+                "DROP TRIGGER messages_fts_delete",
+                "DROP TRIGGER messages_fts_update",
+                """
+                CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                    INSERT OR IGNORE INTO messages_fts_pending(message_rowid) VALUES (new.rowid);
+                END
+                """,
+                """
+                CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_fts(messages_fts, rowid, content)
+                        SELECT 'delete', old.rowid, old.content WHERE NOT \(waiting);
+                    DELETE FROM messages_fts_pending WHERE message_rowid = old.rowid;
+                END
+                """,
+                """
+                CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages WHEN NOT \(waiting) BEGIN
+                    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+                    INSERT INTO messages_fts(rowid, content) VALUES (new.rowid, new.content);
+                END
+                """,
+            ]
+        },
     ]
 }

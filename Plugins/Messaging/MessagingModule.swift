@@ -16,6 +16,9 @@ public struct MessagingModule: ParleyModule {
         public var typingTimeoutSeconds = 5.0
         /// Repeated `typing:start` from one user in one channel is forwarded at most this often.
         public var typingThrottleMilliseconds = 2000
+        /// SQLite: a sent message enters the search index in a batch at most this long after its send
+        /// (search itself never waits: it indexes what is pending first). Longer batches cost less per message.
+        public var searchIndexDelayMilliseconds = 100
 
         public init() {}
 
@@ -24,6 +27,7 @@ public struct MessagingModule: ParleyModule {
             case maxMetadataBytes = "max_metadata_bytes"
             case typingTimeoutSeconds = "typing_timeout_seconds"
             case typingThrottleMilliseconds = "typing_throttle_ms"
+            case searchIndexDelayMilliseconds = "search_index_delay_ms"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -32,6 +36,7 @@ public struct MessagingModule: ParleyModule {
             maxMetadataBytes = try c.decodeIfPresent(Int.self, forKey: .maxMetadataBytes) ?? maxMetadataBytes
             typingTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .typingTimeoutSeconds) ?? typingTimeoutSeconds
             typingThrottleMilliseconds = try c.decodeIfPresent(Int.self, forKey: .typingThrottleMilliseconds) ?? typingThrottleMilliseconds
+            searchIndexDelayMilliseconds = try c.decodeIfPresent(Int.self, forKey: .searchIndexDelayMilliseconds) ?? searchIndexDelayMilliseconds
             guard maxContentLength >= 1 else {
                 throw ConfigError(path: "modules.messaging.max_content_length", message: "must be at least 1")
             }
@@ -40,6 +45,9 @@ public struct MessagingModule: ParleyModule {
             }
             guard typingThrottleMilliseconds >= 0 else {
                 throw ConfigError(path: "modules.messaging.typing_throttle_ms", message: "must not be negative")
+            }
+            guard (0...10_000).contains(searchIndexDelayMilliseconds) else {
+                throw ConfigError(path: "modules.messaging.search_index_delay_ms", message: "must be between 0 and 10000")
             }
         }
     }
@@ -53,6 +61,7 @@ public struct MessagingModule: ParleyModule {
     public func register(with registrar: ModuleRegistrar) throws {
         let channels = ChannelService(storage: registrar.storage, hub: registrar.hub, configuration: configuration, logger: registrar.logger)
         try registrar.provide(channels)
+        registrar.service(channels.searchIndex)
         registrar.migrations(Self.migrations)
         registrar.connectionTopics { identity in try await channels.channelTopics(userID: identity.userID) }
         registrar.presenceAudience { userID in try await channels.coMembers(userID: userID) }

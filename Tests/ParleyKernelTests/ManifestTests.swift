@@ -103,5 +103,7 @@ import Testing
         let manifest = try parse("modules:\n  messaging:\n  rooms:\n    recent_messages: 5\n")
         #expect(manifest.enabledModuleIDs == ["messaging", "rooms"])
         #expect(error("modules:\n  messaging: {}\n  rooms:\n    recent_messages: 500\n")?.contains("modules.rooms.recent_messages") == true)
+        #expect(error("modules:\n  messaging:\n    search_index_delay_ms: -1\n")
+            == "modules.messaging.search_index_delay_ms: must be between 0 and 10000")
     }
 }

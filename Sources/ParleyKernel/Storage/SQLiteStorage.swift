@@ -99,10 +99,12 @@ struct GRDBExecutor: SQLExecutor {
         }
     }
 
+    // GRDB's initializer for a sequence of one concrete type maps through a generic key path, which the
+    // runtime instantiates on every call (≈ 2 % of a send in the profile); the existential one does not.
     private static func arguments(_ values: [any SQLConvertible]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
+        StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
             switch value.sqlValue {
-            case .null: return .null
+            case .null: return nil
             case .integer(let int): return int.databaseValue
             case .real(let double): return double.databaseValue
             case .text(let text): return text.databaseValue
