@@ -17,8 +17,6 @@ Deliberate differences from the JS suite (all make the tests deterministic, none
 * every wait is bounded (mocha: 2 s per test, 5 s in the heartbeat block); a timeout fails the test;
 * "should close the session upon ping timeout" sleeps pingInterval + pingTimeout + 50 ms (the suite sleeps
   exactly 500 ms, a race with the server's own timer);
-* "should forcefully close the session" issues the POST `1` 50 ms after the long-poll GET (the suite fires
-  both at once and relies on the GET arriving first);
 * the upgrade cases wait for `3probe` before sending `5` (the suite sends `2probe` and `5` back to back) and
   then wait 50 ms before the request that must be refused;
 * "should fail with an invalid 'EIO'/'transport' query parameter" over WebSocket: the JS suite never awaits
@@ -154,8 +152,8 @@ class TestEngineIOCloseHTTPLongPolling:
     def test_should_forcefully_close_the_session(self, target):
         sid = init_long_polling_session(target)
 
+        # Fired at once, as the suite does: whichever the server handles first, the GET gets the noop.
         def push():
-            time.sleep(TIMING_SLACK)  # let the GET be parked first
             return http_post(target, f"EIO=4&transport=polling&sid={sid}", "1")
 
         with ThreadPoolExecutor(max_workers=2) as pool:

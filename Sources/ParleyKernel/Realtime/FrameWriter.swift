@@ -46,17 +46,19 @@ final class FrameWriter: Sendable {
         enqueue(frame.webSocketFrame)
     }
 
+    /// `alone`: flushed by itself at once, so it leaves in its own system call ahead of anything written after
+    /// it (for the Socket.IO CONNECT reply; see `SocketIONamespace`).
     @discardableResult
-    func write(text: String) -> Bool {
-        enqueue(WebSocketWire.frame(opcode: 0x1, payload: text.utf8))
+    func write(text: String, alone: Bool = false) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x1, payload: text.utf8), alone: alone)
     }
 
     @discardableResult
-    func write(binary: some Collection<UInt8>) -> Bool {
-        enqueue(WebSocketWire.frame(opcode: 0x2, payload: binary))
+    func write(binary: some Collection<UInt8>, alone: Bool = false) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x2, payload: binary), alone: alone)
     }
 
-    private func enqueue(_ bytes: ByteBuffer) -> Bool {
+    private func enqueue(_ bytes: ByteBuffer, alone: Bool = false) -> Bool {
         guard pending.add(1, ordering: .relaxed).newValue + stalled.load(ordering: .relaxed) <= limit else {
             pending.subtract(1, ordering: .relaxed)
             return false
@@ -64,15 +66,15 @@ final class FrameWriter: Sendable {
         ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
         let loop = channel.eventLoop
         guard loop.inEventLoop else {
-            loop.execute { [self] in write(bytes) }
+            loop.execute { [self] in write(bytes, alone: alone) }
             return true
         }
-        write(bytes)
+        write(bytes, alone: alone)
         return true
     }
 
     /// On the event loop.
-    private func write(_ bytes: ByteBuffer) {
+    private func write(_ bytes: ByteBuffer, alone: Bool = false) {
         let count = bytes.readableBytes
         let loop = channel.eventLoop
         pending.subtract(1, ordering: .relaxed)
@@ -84,6 +86,10 @@ final class FrameWriter: Sendable {
             stalled.add(1, ordering: .relaxed)
         }
         encoded.write(NIOAny(bytes), promise: nil)
+        if alone {
+            flush()
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         let due = lastFlush + batchInterval
@@ -101,7 +107,7 @@ final class FrameWriter: Sendable {
         encoded = nil
     }
 
-    /// On the event loop.
+    /// On the event loop. A flush already scheduled may still run after an `alone` one; it finds nothing to send.
     private func flush() {
         flushScheduled = false
         lastFlush = .now()

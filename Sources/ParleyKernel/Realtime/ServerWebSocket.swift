@@ -7,9 +7,19 @@ import Synchronization
 /// What serves an accepted WebSocket: `/ws`, or an Engine.IO session. Calls come one at a time, in the order
 /// the client sent its frames: `opened` first, `closed` last (after every message that arrived before the close).
 protocol ServerWebSocketDelegate: Sendable {
+    /// On the event loop, first: true if opening was handled here, synchronously (then `opened` is not called).
+    func openedOnLoop(_ socket: ServerWebSocket) -> Bool
     func opened(_ socket: ServerWebSocket) async
+    /// On the event loop, and only while no earlier item waits to be handled: true if the message was handled
+    /// here, synchronously (a quick state change that a request on another connection must not overtake).
+    func receivedOnLoop(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) -> Bool
     func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async
     func closed(_ socket: ServerWebSocket) async
+}
+
+extension ServerWebSocketDelegate {
+    func openedOnLoop(_ socket: ServerWebSocket) -> Bool { false }
+    func receivedOnLoop(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) -> Bool { false }
 }
 
 /// An accepted WebSocket, served by NIO channel handlers: no Swift task lives per connection.
@@ -97,9 +107,18 @@ final class ServerWebSocket: Sendable {
 
     // MARK: Inbound (called by the handler on the event loop)
 
-    func start() { enqueue(.open) }
+    func start() {
+        if delegate.openedOnLoop(self) { return }
+        enqueue(.open)
+    }
 
-    fileprivate func received(_ message: Message) { enqueue(.message(message)) }
+    fileprivate func received(_ message: Message) {
+        // Only the event loop adds items, and `draining` stays set until the delegate has handled the last one:
+        // when both are clear, nothing is pending or running, so handling this one here keeps the order.
+        let idle = inbox.withLock { !$0.draining && $0.items.isEmpty }
+        if idle, delegate.receivedOnLoop(message, on: self) { return }
+        enqueue(.message(message))
+    }
 
     /// The client's close frame: answered with the same code unless the server closed first; then the socket closes.
     fileprivate func receivedClose(code: WebSocketErrorCode?) {

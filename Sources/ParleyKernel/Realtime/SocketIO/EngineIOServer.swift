@@ -16,6 +16,8 @@ final class EngineIOServer: Sendable {
     let handler: any EngineIOHandler
     let logger: Logger
     private let sessions = Mutex<[String: EngineIOSession]>([:])
+    /// Closed sessions whose next poll is owed a noop (`EngineIOSession.close`), for one ping timeout at most.
+    private let closing = Mutex<[String: EngineIOSession]>([:])
     /// Its WebSockets' settings. Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
     private let webSocketSettings: ServerWebSocket.Settings
 
@@ -33,7 +35,7 @@ final class EngineIOServer: Sendable {
     var sessionCount: Int { sessions.withLock { $0.count } }
 
     func session(_ sid: String) -> EngineIOSession? {
-        sessions.withLock { $0[sid] }
+        sessions.withLock { $0[sid] } ?? closing.withLock { $0[sid] }
     }
 
     /// Registers a new session and starts its heartbeat and inbound processing.
@@ -41,7 +43,15 @@ final class EngineIOServer: Sendable {
         let session = EngineIOSession(transport: transport, handshakeHeaders: headers, settings: settings, logger: logger, handler: handler)
         sessions.withLock { $0[session.sid] = session }
         session.onClose { [weak self] _ in
-            _ = self?.sessions.withLock { $0.removeValue(forKey: session.sid) }
+            guard let self else { return }
+            _ = sessions.withLock { $0.removeValue(forKey: session.sid) }
+            guard session.owesNoop else { return }
+            closing.withLock { $0[session.sid] = session }
+            let linger = settings.pingTimeout
+            Task { [weak self] in
+                try? await Task.sleep(for: linger)
+                _ = self?.closing.withLock { $0.removeValue(forKey: session.sid) }
+            }
         }
         let handler = self.handler
         await handler.opened(session)
@@ -195,18 +205,32 @@ final class EngineIOWebSocket: ServerWebSocketDelegate {
 
     private func set(_ new: Stage) { stage.withLock { $0 = new } }
 
+    /// An upgrade's socket is checked on the loop, so that its `2probe` and `5`, often in the same read as the
+    /// handshake's end, are handled there too (`receivedOnLoop`) rather than queued behind a task.
+    func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
+        guard case .probe(let session) = stage.withLock({ $0 }) else { return false }
+        if session.transport != .polling || session.isClosed { refuse(socket, "invalid upgrade") }
+        return true
+    }
+
     func opened(_ socket: ServerWebSocket) async {
+        guard case .handshake(let headers) = stage.withLock({ $0 }) else { return }
+        set(.open(await server.openWebSocketSession(headers: headers, socket: socket)))
+    }
+
+    /// The upgrade's steps are handled on the event loop as they arrive: a client that sends `5` and then polls
+    /// on another connection (the official suite does) must find the upgrade done, not still queued.
+    func receivedOnLoop(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) -> Bool {
         switch stage.withLock({ $0 }) {
-        case .handshake(let headers):
-            set(.open(await server.openWebSocketSession(headers: headers, socket: socket)))
-        case .probe(let session):
-            if session.transport != .polling || session.isClosed { refuse(socket, "invalid upgrade") }
+        case .probe, .upgrade:
+            upgradeStep(message, on: socket)
+            return true
         default:
-            break
+            return false
         }
     }
 
-    func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
+    private func upgradeStep(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) {
         switch stage.withLock({ $0 }) {
         case .probe(let session):
             guard message == .text("2probe"), session.beginUpgrade() else { return refuse(socket, "invalid upgrade") }
@@ -219,6 +243,15 @@ final class EngineIOWebSocket: ServerWebSocketDelegate {
             }
             guard session.completeUpgrade(socket: SocketWriter(socket: socket)) else { return refuse(socket, "session closed") }
             set(.open(session))
+        default:
+            break
+        }
+    }
+
+    func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
+        switch stage.withLock({ $0 }) {
+        case .probe, .upgrade:
+            upgradeStep(message, on: socket)
         case .open(let session):
             switch message {
             case .text(let text):

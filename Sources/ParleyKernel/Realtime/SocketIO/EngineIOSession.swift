@@ -56,6 +56,9 @@ final class EngineIOSession: Sendable {
         var socket: SocketWriter?
         var timer: Scheduled<Void>?
         var awaitingPong = false
+        /// The client closed while polling with no GET parked: its next GET gets the noop that GET would have
+        /// (see `close`).
+        var noopOwed = false
     }
 
     static let maxPacketsPerPoll = 16
@@ -97,6 +100,8 @@ final class EngineIOSession: Sendable {
     }
 
     var isClosed: Bool { state.withLock { $0.closed } }
+    /// Closed by the client, and its next poll still to be answered with a noop.
+    var owesNoop: Bool { state.withLock { $0.noopOwed } }
     /// The event loop of the session's WebSocket, once it has one (none while it polls).
     var eventLoop: (any EventLoop)? { state.withLock { $0.transport == .websocket ? $0.socket?.eventLoop : nil } }
     var transport: Transport { state.withLock { $0.transport } }
@@ -119,16 +124,17 @@ final class EngineIOSession: Sendable {
     }
 
     /// Queues packets for the client, as one group: nothing else is interleaved between them. Returns false
-    /// when the client is too far behind (the session is then closed) or already gone.
+    /// when the client is too far behind (the session is then closed) or already gone. `alone`: on a WebSocket,
+    /// the packets leave in their own system call, ahead of anything sent after them.
     @discardableResult
-    func send(_ packets: [EngineIOPacket]) -> Bool {
+    func send(_ packets: [EngineIOPacket], alone: Bool = false) -> Bool {
         var release: (CheckedContinuation<[EngineIOPacket], Never>, [EngineIOPacket])?
         var overflow = false
         let open = state.withLock { state -> Bool in
             guard !state.closed else { return false }
             if state.transport == .websocket, let socket = state.socket {
                 // Written under the lock, so concurrent sends keep their order (the writes themselves don't block).
-                for packet in packets where !socket.write(packet) {
+                for (index, packet) in packets.enumerated() where !socket.write(packet, alone: alone && index == packets.count - 1) {
                     overflow = true
                     break
                 }
@@ -163,7 +169,11 @@ final class EngineIOSession: Sendable {
     func poll() async -> PollResult {
         enum Immediate { case result(PollResult), duplicate, wait }
         let immediate: Immediate = state.withLock { state in
-            if state.closed { return .result(.error(.unknownSession)) }
+            if state.closed {
+                guard state.noopOwed else { return .result(.error(.unknownSession)) }
+                state.noopOwed = false
+                return .result(.packets([.noop]))
+            }
             if state.transport == .websocket { return .result(.error(.badRequest)) }
             if state.upgrading { return .result(.packets([.noop])) }
             if state.poll != nil { return .duplicate }
@@ -196,6 +206,8 @@ final class EngineIOSession: Sendable {
 
     /// A POST body: one request at a time per session.
     func receivePost(_ body: String) async -> EngineIOError? {
+        // A session closed by its client stays reachable for the noop it owes a poll (`close`); not for data.
+        if isClosed { return .unknownSession }
         let concurrent = state.withLock { state -> Bool in
             if state.postInFlight { return true }
             state.postInFlight = true
@@ -210,7 +222,11 @@ final class EngineIOSession: Sendable {
             close(.parseError)
             return .badRequest
         }
-        for packet in packets where !(await receive(packet)) { return .badRequest }
+        for packet in packets where !(await receive(packet)) {
+            // The client's own close is a proper request (answered `ok`); anything else that ended it was not.
+            if case .close = packet { return nil }
+            return .badRequest
+        }
         return nil
     }
 
@@ -330,10 +346,15 @@ final class EngineIOSession: Sendable {
 
     /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
     /// the WebSocket is closed, and the layer above is told once.
+    ///
+    /// A polling client that closes while none of its GETs is parked (its GET and its close POST raced, or it
+    /// closed between polls) gets the noop on its next GET instead, as the reference server does (it keeps the
+    /// transport until that GET): the result does not depend on which of two concurrent requests ran first.
     func close(_ reason: CloseReason) {
         let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?)? in
             guard !state.closed else { return nil }
             state.closed = true
+            state.noopOwed = reason == .clientClose && state.transport == .polling && state.poll == nil
             defer { state.poll = nil; state.socket = nil; state.timer = nil }
             return (state.poll, state.socket, state.timer)
         }
@@ -386,11 +407,11 @@ final class SocketWriter: Sendable {
 
     var eventLoop: any EventLoop { socket.channel.eventLoop }
 
-    func write(_ packet: EngineIOPacket) -> Bool {
+    func write(_ packet: EngineIOPacket, alone: Bool = false) -> Bool {
         switch packet {
-        case .binary(let bytes): return writer.write(binary: bytes)
+        case .binary(let bytes): return writer.write(binary: bytes, alone: alone)
         case .prebuilt(let frame): return writer.write(frame)
-        default: return writer.write(text: packet.text)
+        default: return writer.write(text: packet.text, alone: alone)
         }
     }
 

@@ -1,0 +1,48 @@
+"""Orderings the official Engine.IO / Socket.IO suites rely on, which a multi-threaded server must make true by
+design rather than by luck (the re-implemented suites in test_engineio_conformance.py and
+test_socketio_conformance.py wait 50 ms at the first point; these tests do not):
+
+* a polling client's close that overtakes its own GET still answers that GET with a noop (the reference
+  server keeps the polling transport until the next GET);
+* the Socket.IO CONNECT reply leaves in its own write, ahead of what the namespace emits on connect (the
+  official v5 suite, under `ws` >= 8.17, starts listening for that emit only once it has seen the reply)."""
+
+from __future__ import annotations
+
+from conformance_support import *  # noqa: F401,F403 (fixtures and helpers)
+from test_websocket_wire import RawWebSocket
+
+PATH = "/engine.io/"
+
+
+def test_a_close_that_overtakes_the_poll_still_answers_it(target):
+    sid = init_long_polling_session(target)
+    query = f"EIO=4&transport=polling&sid={sid}"
+    assert http_post(target, query, "1").status_code == 200  # no GET is parked
+    owed = http_get(target, query)
+    assert (owed.status_code, owed.text) == (200, "6")
+    assert http_get(target, query).status_code == 400  # only that one GET
+    assert http_post(target, query, "4x").status_code == 400
+
+
+def test_the_connect_reply_is_written_alone(server):
+    # A long write batch: without its own flush the reply would wait for, and share a write with, the
+    # `auth` event the conformance namespace emits on connect.
+    instance = server(modules=PARLEY_MODULES, realtime={**PARLEY_REALTIME, "write_batch_ms": 300})
+    ws = RawWebSocket(instance.host, instance.port, "/socket.io/?EIO=4&transport=websocket")
+    opcode, payload = ws.read_frame()
+    assert opcode == 0x1 and payload.startswith(b"0{")
+    ws.send_text("40")
+    opcode, payload = ws.read_frame()
+    assert opcode == 0x1 and payload.startswith(b'40{"sid":'), payload
+    # Nothing else came with it: the socket holds no more bytes yet.
+    ws.sock.setblocking(False)
+    try:
+        extra = ws.sock.recv(65536)
+    except BlockingIOError:
+        extra = b""
+    ws.sock.setblocking(True)
+    ws.sock.settimeout(5)
+    assert ws.buffer + extra == b"", ws.buffer + extra
+    opcode, payload = ws.read_frame()
+    assert (opcode, payload) == (0x1, b'42["auth",{}]')
