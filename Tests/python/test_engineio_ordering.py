@@ -4,6 +4,8 @@ test_socketio_conformance.py wait 50 ms at the first point; these tests do not):
 
 * a polling client's close that overtakes its own GET still answers that GET with a noop (the reference
   server keeps the polling transport until the next GET);
+* of two GETs that arrive together, one is the duplicate: it gets 400 and the other `1` (close), whichever
+  the server looked at first;
 * the Socket.IO CONNECT reply leaves in its own write, ahead of what the namespace emits on connect (the
   official v5 suite, under `ws` >= 8.17, starts listening for that emit only once it has seen the reply)."""
 
@@ -23,6 +25,18 @@ def test_a_close_that_overtakes_the_poll_still_answers_it(target):
     assert (owed.status_code, owed.text) == (200, "6")
     assert http_get(target, query).status_code == 400  # only that one GET
     assert http_post(target, query, "4x").status_code == 400
+
+
+def test_two_polls_at_once_close_the_session_whichever_came_first(target):
+    # Each pair sent at the same moment from two threads; the order they are handled in varies between pairs.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(40):
+            sid = init_long_polling_session(target)
+            query = f"EIO=4&transport=polling&sid={sid}"
+            responses = list(pool.map(lambda _: http_get(target, query), range(2)))
+            outcomes = sorted((r.status_code, r.text if r.status_code == 200 else "") for r in responses)
+            assert outcomes == [(200, "1"), (400, "")], outcomes
+            assert http_get(target, query).status_code == 400
 
 
 def test_the_connect_reply_is_written_alone(server):

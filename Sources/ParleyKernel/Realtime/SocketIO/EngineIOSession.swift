@@ -187,16 +187,29 @@ final class EngineIOSession: Sendable {
             close(.duplicatePoll)
             return .error(.badRequest)
         case .wait:
+            enum Parking { case parked, answered([EngineIOPacket]), duplicate }
+            // Another GET may have parked since the first look: that makes this one the duplicate, as above.
+            var duplicate = false
             let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EngineIOPacket], Never>) in
-                let resumeNow: [EngineIOPacket]? = state.withLock { state in
-                    if state.closed { return [.close] }
-                    if state.upgrading { return [.noop] }
-                    if !state.queue.isEmpty { return Self.take(&state.queue) }
-                    if state.poll != nil { return [.close] }
+                let parking: Parking = state.withLock { state in
+                    if state.closed { return .answered([.close]) }
+                    if state.upgrading { return .answered([.noop]) }
+                    if !state.queue.isEmpty { return .answered(Self.take(&state.queue)) }
+                    if state.poll != nil { return .duplicate }
                     state.poll = continuation
-                    return nil
+                    return .parked
                 }
-                if let resumeNow { continuation.resume(returning: resumeNow) }
+                switch parking {
+                case .parked: break
+                case .answered(let packets): continuation.resume(returning: packets)
+                case .duplicate:
+                    duplicate = true
+                    continuation.resume(returning: [])
+                }
+            }
+            guard !duplicate else {
+                close(.duplicatePoll)
+                return .error(.badRequest)
             }
             return .packets(packets)
         }
