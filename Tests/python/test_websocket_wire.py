@@ -294,3 +294,25 @@ def test_a_client_that_stops_reading_is_disconnected_and_the_room_goes_on(server
     # The stalled one was dropped; the live one is still connected.
     assert _wait_for(lambda: _connections(instance, "ws") == 1)
     assert slow.is_closed(timeout=10)
+
+
+def test_batched_flushes_reach_every_connection(server):
+    """With a long write batch, the busy connections of a loop are flushed by one shared timer: every member
+    still gets every message, in order, and nothing waits for a later frame to push it out."""
+    instance = server(realtime={"write_batch_ms": 100})
+    sender = register_and_login(instance.url, "batch-sender")
+    room = create_room(instance.url, sender["token"])
+    members = [register_and_login(instance.url, f"batch-{index}") for index in range(12)]
+    for member in members:
+        join_room(instance.url, member["token"], room["id"])
+    sockets = [open_ws(instance, member) for member in members]
+    assert _wait_for(lambda: _connections(instance, "ws") == len(members))
+    sent = [send_message(instance.url, sender["token"], room["id"], f"batch {index}")["id"] for index in range(40)]
+    for ws in sockets:
+        ws.sock.settimeout(5)
+        received = []
+        while len(received) < len(sent):
+            frame = json.loads(ws.read_until(0x1))
+            if frame["event"] == "message:received":
+                received.append(frame["data"]["id"])
+        assert received == sent

@@ -10,7 +10,9 @@ import Synchronization
 ///   receiver's write is that same buffer, handed to the socket below NIO's frame encoder.
 /// - A connection is flushed at most once per `batchInterval`: the first frame after a quiet spell leaves at
 ///   once (at the end of the loop's tick), while under load the frames of that interval share one system call —
-///   the kernel's per-call cost (and on loopback, the receiver's) is most of a delivery's.
+///   the kernel's per-call cost (and on loopback, the receiver's) is most of a delivery's. The deferred flushes
+///   of every connection on one event loop share one timer (`LoopFlusher`): one wake-up per interval per loop,
+///   not one per connection.
 /// - A client too slow to keep up is refused (`write` returns false, so the caller can disconnect it instead of
 ///   buffering without bound): `limit` frames waiting for the loop, or `limit` frames written while the socket's
 ///   buffer sat above NIO's high-water mark.
@@ -25,6 +27,8 @@ final class FrameWriter: Sendable {
     /// Touched only on the channel's event loop.
     private nonisolated(unsafe) var flushScheduled = false
     private nonisolated(unsafe) var lastFlush = NIODeadline.uptimeNanoseconds(0)
+    /// Flushes this loop's busy connections together, once per `batchInterval`.
+    private let flusher: LoopFlusher
     /// The frame encoder's context: writes made through it skip encoding (ours are encoded already).
     private nonisolated(unsafe) var encoded: ChannelHandlerContext?
     /// Bytes the socket held after the last flush (for the outbound-queue gauge).
@@ -34,6 +38,7 @@ final class FrameWriter: Sendable {
         self.channel = channel
         self.limit = limit
         self.batchInterval = batchInterval
+        flusher = LoopFlusher.shared(loop: channel.eventLoop, interval: batchInterval)
     }
 
     /// On the event loop, once the WebSocket pipeline is in place.
@@ -96,7 +101,7 @@ final class FrameWriter: Sendable {
         if batchInterval == .zero || due <= .now() {
             loop.execute { [self] in flush() }
         } else {
-            loop.scheduleTask(deadline: due) { [self] in flush() }
+            flusher.add(self)
         }
     }
 
@@ -108,7 +113,7 @@ final class FrameWriter: Sendable {
     }
 
     /// On the event loop. A flush already scheduled may still run after an `alone` one; it finds nothing to send.
-    private func flush() {
+    fileprivate func flush() {
         flushScheduled = false
         lastFlush = .now()
         guard encoded != nil else { return }
@@ -117,5 +122,49 @@ final class FrameWriter: Sendable {
         let backlog = (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
         ParleyMetrics.outboundQueueBytes.add(backlog - socketBacklog, ordering: .relaxed)
         socketBacklog = backlog
+    }
+}
+
+/// The deferred flushes of one event loop's connections (`FrameWriter`), on one timer: armed by the first
+/// connection that needs it, it flushes every connection that asked in the meantime. With a timer per
+/// connection, 50 busy sockets on a loop meant up to 50 wake-ups and timer-heap entries per interval.
+final class LoopFlusher: Sendable {
+    private static let all = Mutex<[LoopKey: LoopFlusher]>([:])
+
+    private struct LoopKey: Hashable {
+        let loop: ObjectIdentifier
+        let interval: Int64
+    }
+
+    /// The flusher of `loop` for `interval` (one per pair, for the life of the process: loops are few).
+    static func shared(loop: any EventLoop, interval: TimeAmount) -> LoopFlusher {
+        let key = LoopKey(loop: ObjectIdentifier(loop as AnyObject), interval: interval.nanoseconds)
+        return all.withLock { all in
+            if let existing = all[key] { return existing }
+            let flusher = LoopFlusher(loop: loop, interval: interval)
+            all[key] = flusher
+            return flusher
+        }
+    }
+
+    private let loop: any EventLoop
+    private let interval: TimeAmount
+    /// Touched only on the loop.
+    private nonisolated(unsafe) var waiting: [FrameWriter] = []
+
+    private init(loop: any EventLoop, interval: TimeAmount) {
+        self.loop = loop
+        self.interval = interval
+    }
+
+    /// On the loop: `writer` is flushed at the next tick (at most `interval` from now).
+    func add(_ writer: FrameWriter) {
+        waiting.append(writer)
+        guard waiting.count == 1 else { return }
+        loop.scheduleTask(in: interval) { [self] in
+            let writers = waiting
+            waiting = []
+            for writer in writers { writer.flush() }
+        }
     }
 }
