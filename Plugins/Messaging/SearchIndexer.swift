@@ -50,7 +50,7 @@ final class SearchIndexer: Service, Sendable {
             try db.queryOne("SELECT 1 AS waiting FROM messages_fts_pending LIMIT 1", []) != nil
         }
         guard waiting else { return }
-        while try await flush() == Self.batchLimit {}
+        try await flushAll()
     }
 
     /// Leftovers of a previous run (a crash between a send and its flush) are indexed at boot; the last
@@ -64,12 +64,16 @@ final class SearchIndexer: Service, Sendable {
     private func flushScheduled() async {
         scheduled.withLock { $0 = false }
         do {
-            // A full batch means more wait: go on now rather than after another delay.
-            while try await flush() == Self.batchLimit {}
+            try await flushAll()
         } catch {
             // The rows stay pending; the next send or search retries.
             logger.error("search index: flush failed: \(error)")
         }
+    }
+
+    /// Batch after batch until one is not full (a full batch means more wait: no reason to wait another delay).
+    private func flushAll() async throws {
+        while try await flush() == Self.batchLimit {}
     }
 
     /// One transaction: index up to `batchLimit` waiting rows with their current text, then forget them.

@@ -51,19 +51,28 @@ final class FrameWriter: Sendable {
         enqueue(frame.webSocketFrame)
     }
 
-    /// `alone`: flushed by itself at once, so it leaves in its own system call ahead of anything written after
-    /// it (for the Socket.IO CONNECT reply; see `SocketIONamespace`).
     @discardableResult
-    func write(text: String, alone: Bool = false) -> Bool {
-        enqueue(WebSocketWire.frame(opcode: 0x1, payload: text.utf8), alone: alone)
+    func write(text: String) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x1, payload: text.utf8))
     }
 
     @discardableResult
-    func write(binary: some Collection<UInt8>, alone: Bool = false) -> Bool {
-        enqueue(WebSocketWire.frame(opcode: 0x2, payload: binary), alone: alone)
+    func write(binary: some Collection<UInt8>) -> Bool {
+        enqueue(WebSocketWire.frame(opcode: 0x2, payload: binary))
     }
 
-    private func enqueue(_ bytes: ByteBuffer, alone: Bool = false) -> Bool {
+    /// Flushes what has been written so far at once, in its own system call, ahead of anything written after
+    /// this call (the Socket.IO CONNECT reply; see `SocketIONamespace`).
+    func flushNow() {
+        let loop = channel.eventLoop
+        guard loop.inEventLoop else {
+            loop.execute { [self] in flush() }
+            return
+        }
+        flush()
+    }
+
+    private func enqueue(_ bytes: ByteBuffer) -> Bool {
         guard pending.add(1, ordering: .relaxed).newValue + stalled.load(ordering: .relaxed) <= limit else {
             pending.subtract(1, ordering: .relaxed)
             return false
@@ -71,15 +80,15 @@ final class FrameWriter: Sendable {
         ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
         let loop = channel.eventLoop
         guard loop.inEventLoop else {
-            loop.execute { [self] in write(bytes, alone: alone) }
+            loop.execute { [self] in write(bytes) }
             return true
         }
-        write(bytes, alone: alone)
+        write(bytes)
         return true
     }
 
     /// On the event loop.
-    private func write(_ bytes: ByteBuffer, alone: Bool = false) {
+    private func write(_ bytes: ByteBuffer) {
         let count = bytes.readableBytes
         let loop = channel.eventLoop
         pending.subtract(1, ordering: .relaxed)
@@ -91,10 +100,6 @@ final class FrameWriter: Sendable {
             stalled.add(1, ordering: .relaxed)
         }
         encoded.write(NIOAny(bytes), promise: nil)
-        if alone {
-            flush()
-            return
-        }
         guard !flushScheduled else { return }
         flushScheduled = true
         let due = lastFlush + batchInterval
@@ -112,7 +117,7 @@ final class FrameWriter: Sendable {
         encoded = nil
     }
 
-    /// On the event loop. A flush already scheduled may still run after an `alone` one; it finds nothing to send.
+    /// On the event loop. A flush already scheduled may still run after `flushNow`'s; it finds nothing to send.
     fileprivate func flush() {
         flushScheduled = false
         lastFlush = .now()

@@ -35,7 +35,7 @@ final class EngineIOServer: Sendable {
     var sessionCount: Int { sessions.withLock { $0.count } }
 
     func session(_ sid: String) -> EngineIOSession? {
-        sessions.withLock { $0[sid] } ?? closing.withLock { $0[sid] }
+        sessions.withLock { $0[sid] }
     }
 
     /// Registers a new session and starts its heartbeat and inbound processing.
@@ -103,7 +103,8 @@ final class EngineIOServer: Sendable {
             let session = await open(transport: .polling, headers: request.headers)
             return text(EngineIOPacket.payload([session.openPacket]), request: request)
         }
-        guard let session = session(sid) else { return error(.unknownSession, request) }
+        // A session its client closed between polls is still found here, for the noop its next GET is owed.
+        guard let session = session(sid) ?? closing.withLock({ $0[sid] }) else { return error(.unknownSession, request) }
         guard query.transport == "polling" else { return error(.badRequest, request) }
         switch request.method {
         case .get:

@@ -124,20 +124,21 @@ final class EngineIOSession: Sendable {
     }
 
     /// Queues packets for the client, as one group: nothing else is interleaved between them. Returns false
-    /// when the client is too far behind (the session is then closed) or already gone. `alone`: on a WebSocket,
-    /// the packets leave in their own system call, ahead of anything sent after them.
+    /// when the client is too far behind (the session is then closed) or already gone. `flushNow`: on a
+    /// WebSocket, the packets leave in their own system call, ahead of anything sent after them.
     @discardableResult
-    func send(_ packets: [EngineIOPacket], alone: Bool = false) -> Bool {
+    func send(_ packets: [EngineIOPacket], flushNow: Bool = false) -> Bool {
         var release: (CheckedContinuation<[EngineIOPacket], Never>, [EngineIOPacket])?
         var overflow = false
         let open = state.withLock { state -> Bool in
             guard !state.closed else { return false }
             if state.transport == .websocket, let socket = state.socket {
                 // Written under the lock, so concurrent sends keep their order (the writes themselves don't block).
-                for (index, packet) in packets.enumerated() where !socket.write(packet, alone: alone && index == packets.count - 1) {
+                for packet in packets where !socket.write(packet) {
                     overflow = true
                     break
                 }
+                if flushNow { socket.flushNow() }
                 return true
             }
             state.queue.append(contentsOf: packets)
@@ -167,51 +168,37 @@ final class EngineIOSession: Sendable {
 
     /// A long-poll GET: returns queued packets at once, or waits for some (or for an upgrade or close).
     func poll() async -> PollResult {
-        enum Immediate { case result(PollResult), duplicate, wait }
-        let immediate: Immediate = state.withLock { state in
-            if state.closed {
-                guard state.noopOwed else { return .result(.error(.unknownSession)) }
-                state.noopOwed = false
-                return .result(.packets([.noop]))
+        enum Look { case parked, answered([EngineIOPacket]), failed(EngineIOError), duplicate }
+        // One look under one lock, parking included: two GETs at the same moment cannot both park.
+        var look = Look.parked
+        let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EngineIOPacket], Never>) in
+            look = state.withLock { state in
+                if state.closed {
+                    guard state.noopOwed else { return .failed(.unknownSession) }
+                    state.noopOwed = false
+                    return .answered([.noop])
+                }
+                if state.transport == .websocket { return .failed(.badRequest) }
+                if state.upgrading { return .answered([.noop]) }
+                if state.poll != nil { return .duplicate }
+                if !state.queue.isEmpty { return .answered(Self.take(&state.queue)) }
+                state.poll = continuation
+                return .parked
             }
-            if state.transport == .websocket { return .result(.error(.badRequest)) }
-            if state.upgrading { return .result(.packets([.noop])) }
-            if state.poll != nil { return .duplicate }
-            if !state.queue.isEmpty { return .result(.packets(Self.take(&state.queue))) }
-            return .wait
+            switch look {
+            case .parked: break
+            case .answered(let packets): continuation.resume(returning: packets)
+            case .failed, .duplicate: continuation.resume(returning: [])
+            }
         }
-        switch immediate {
-        case .result(let result):
-            return result
+        switch look {
+        case .parked, .answered:
+            return .packets(packets)
+        case .failed(let code):
+            return .error(code)
         case .duplicate:
             close(.duplicatePoll)
             return .error(.badRequest)
-        case .wait:
-            enum Parking { case parked, answered([EngineIOPacket]), duplicate }
-            // Another GET may have parked since the first look: that makes this one the duplicate, as above.
-            var duplicate = false
-            let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EngineIOPacket], Never>) in
-                let parking: Parking = state.withLock { state in
-                    if state.closed { return .answered([.close]) }
-                    if state.upgrading { return .answered([.noop]) }
-                    if !state.queue.isEmpty { return .answered(Self.take(&state.queue)) }
-                    if state.poll != nil { return .duplicate }
-                    state.poll = continuation
-                    return .parked
-                }
-                switch parking {
-                case .parked: break
-                case .answered(let packets): continuation.resume(returning: packets)
-                case .duplicate:
-                    duplicate = true
-                    continuation.resume(returning: [])
-                }
-            }
-            guard !duplicate else {
-                close(.duplicatePoll)
-                return .error(.badRequest)
-            }
-            return .packets(packets)
         }
     }
 
@@ -420,13 +407,15 @@ final class SocketWriter: Sendable {
 
     var eventLoop: any EventLoop { socket.channel.eventLoop }
 
-    func write(_ packet: EngineIOPacket, alone: Bool = false) -> Bool {
+    func write(_ packet: EngineIOPacket) -> Bool {
         switch packet {
-        case .binary(let bytes): return writer.write(binary: bytes, alone: alone)
+        case .binary(let bytes): return writer.write(binary: bytes)
         case .prebuilt(let frame): return writer.write(frame)
-        default: return writer.write(text: packet.text, alone: alone)
+        default: return writer.write(text: packet.text)
         }
     }
+
+    func flushNow() { writer.flushNow() }
 
     /// The session let go of this socket: it closes.
     func finish() {

@@ -72,9 +72,9 @@ public final class SocketIOSocket: Sendable {
         ready.store(true, ordering: .releasing)
     }
 
-    func send(kind: SocketIOPacket.Kind, ackID: Int?, payload: String?, attachments: [[UInt8]] = [], alone: Bool = false) {
+    func send(kind: SocketIOPacket.Kind, ackID: Int?, payload: String?, attachments: [[UInt8]] = [], flushNow: Bool = false) {
         let packet = SocketIOPacket(kind: kind, namespace: namespace, ackID: ackID, payload: payload, attachmentCount: attachments.count)
-        session.send([.message(packet.encoded())] + attachments.map { .binary($0) }, alone: alone)
+        session.send([.message(packet.encoded())] + attachments.map { .binary($0) }, flushNow: flushNow)
     }
 
     /// Server-side disconnect of this namespace (`41`): clients do not reconnect after it.
@@ -207,7 +207,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
             // The reply leaves in its own write, as the reference server's does: a client that starts listening
             // for events only once it has seen the reply (the official v5 suite under `ws` ≥ 8.17, which emits
             // every message of one read in the same tick) would otherwise miss what `connected` emits next.
-            socket.send(kind: .connect, ackID: nil, payload: "{\"sid\":\"\(socket.id)\"}", alone: true)
+            socket.send(kind: .connect, ackID: nil, payload: "{\"sid\":\"\(socket.id)\"}", flushNow: true)
             socket.markReady()
             await namespace.connected(socket)
         case .disconnect:
