@@ -5,6 +5,23 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The feature modules, one line each: the folder `Plugins/<name>` becomes the target `Parley<name>`, a
+/// dependency of the app and of the module tests. Name the modules it builds on and the packages it imports
+/// (every module gets ParleyKernel and Hummingbird). Then add its line to `Sources/ParleyApp/ModuleCatalog.swift`.
+let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
+    ("Messaging", [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Metrics", package: "swift-metrics")]),
+    ("Rooms", ["ParleyMessaging"]),
+    ("Groups", ["ParleyMessaging"]),
+    ("Direct", ["ParleyMessaging"]),
+    ("Files", ["ParleyMessaging", "CMagic", .product(name: "MultipartKit", package: "multipart-kit"),
+               .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOPosix", package: "swift-nio"),
+               .product(name: "Metrics", package: "swift-metrics")]),
+    ("Calls", ["ParleyMessaging", .product(name: "JWTKit", package: "jwt-kit"),
+               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+    ("SocketIOConformance", []),
+]
+let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
+
 let package = Package(
     name: "Parley",
     platforms: [.macOS(.v15)],
@@ -62,35 +79,6 @@ let package = Package(
             path: "Sources/ParleyKernel",
             swiftSettings: swiftSettings
         ),
-        // Feature modules: one target each, reaching storage and realtime only through the kernel.
-        .target(
-            name: "ParleyMessaging",
-            dependencies: [
-                "ParleyKernel",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "Plugins/Messaging",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "ParleyRooms",
-            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
-            path: "Plugins/Rooms",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "ParleyDirect",
-            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
-            path: "Plugins/Direct",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "ParleyGroups",
-            dependencies: ["ParleyKernel", "ParleyMessaging", .product(name: "Hummingbird", package: "hummingbird")],
-            path: "Plugins/Groups",
-            swiftSettings: swiftSettings
-        ),
         // libmagic, from the system (Debian's libmagic-dev): the files module's MIME detection.
         .systemLibrary(
             name: "CMagic",
@@ -98,41 +86,10 @@ let package = Package(
             pkgConfig: "libmagic",
             providers: [.apt(["libmagic-dev"])]
         ),
-        .target(
-            name: "ParleyFiles",
-            dependencies: [
-                "ParleyKernel", "ParleyMessaging", "CMagic",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Plugins/Files",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "ParleyCalls",
-            dependencies: [
-                "ParleyKernel", "ParleyMessaging",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "Plugins/Calls",
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "ParleySocketIOConformance",
-            dependencies: ["ParleyKernel"],
-            path: "Plugins/SocketIOConformance",
-            swiftSettings: swiftSettings
-        ),
         // The composition: the module catalog and the CLI, shared by `parley` and the tests.
         .target(
             name: "ParleyApp",
-            dependencies: [
-                "ParleyKernel", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyFiles", "ParleyCalls",
-                "ParleySocketIOConformance",
+            dependencies: ["ParleyKernel"] + moduleTargets + [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -173,7 +130,10 @@ let package = Package(
         // Shared test helpers: temporary manifests, an HTTP client speaking the envelope.
         .target(
             name: "ParleyTestSupport",
-            dependencies: ["ParleyKernel", "ParleyApp", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "ParleyKernel", "ParleyApp", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
             path: "Tests/ParleyTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -184,11 +144,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyModuleTests",
-            dependencies: [
-                "ParleyKernel", "ParleyApp", "ParleyMessaging", "ParleyRooms", "ParleyDirect", "ParleyGroups", "ParleyFiles", "ParleyCalls",
+            dependencies: ["ParleyKernel", "ParleyApp"] + moduleTargets + [
                 "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -203,3 +164,13 @@ let package = Package(
         ),
     ]
 )
+
+// Feature modules: one target each, reaching storage and realtime only through the kernel.
+package.targets += featureModules.map { module in
+    .target(
+        name: "Parley" + module.name,
+        dependencies: ["ParleyKernel", .product(name: "Hummingbird", package: "hummingbird")] + module.dependencies,
+        path: "Plugins/" + module.name,
+        swiftSettings: swiftSettings
+    )
+}

@@ -34,20 +34,22 @@ final class CallService: Sendable {
     let auth: AuthService
     let channels: ChannelService
     let jitsi: JitsiTokens
-    let groupsEnabled: Bool
+    /// The channel kind of groups, nil when the groups module is off.
+    let groupKind: String?
+    var groupsEnabled: Bool { groupKind != nil }
     let ringTimeoutMillis: Int64
     let maxParticipants: Int
     let logger: Logger
     private let timers = Mutex<[String: Task<Void, Never>]>([:])
 
     init(storage: any Storage, hub: RealtimeHub, auth: AuthService, channels: ChannelService, jitsi: JitsiTokens,
-         groupsEnabled: Bool, ringTimeout: Int, maxParticipants: Int, logger: Logger) {
+         groupKind: String?, ringTimeout: Int, maxParticipants: Int, logger: Logger) {
         self.storage = storage
         self.hub = hub
         self.auth = auth
         self.channels = channels
         self.jitsi = jitsi
-        self.groupsEnabled = groupsEnabled
+        self.groupKind = groupKind
         ringTimeoutMillis = Int64(ringTimeout) * 1000
         self.maxParticipants = maxParticipants
         self.logger = logger
@@ -126,7 +128,7 @@ final class CallService: Sendable {
     /// Who a group call rings: the listed users, each of whom must be a member, or else every other member.
     /// An outsider gets the same 404 for a group that exists as for one that does not (secret groups).
     private func groupInvitees(groupID: String, listed: [String], initiatorID: String) async throws -> [String] {
-        let membership = try await channels.membership(channelID: groupID, kind: CallsModule.groupKind, userID: initiatorID)
+        let membership = try await channels.membership(channelID: groupID, kind: groupKind ?? "", userID: initiatorID)
         guard membership.exists, membership.isMember else {
             throw APIError(status: .notFound, code: "NOT_FOUND", message: "Group not found",
                            errors: [FieldError(field: "groupId", message: "no group you are a member of has this id")])
@@ -163,8 +165,8 @@ final class CallService: Sendable {
 
     private func access(_ call: CallRecord, userID: String) async throws -> Access {
         if call.participant(userID) != nil { return .participant }
-        if let groupID = call.groupID, groupsEnabled,
-           try await channels.membership(channelID: groupID, kind: CallsModule.groupKind, userID: userID).isMember {
+        if let groupID = call.groupID, let groupKind,
+           try await channels.membership(channelID: groupID, kind: groupKind, userID: userID).isMember {
             return .groupMember
         }
         throw Self.callNotFound

@@ -14,9 +14,9 @@ public struct CallsModule: ParleyModule {
     public static let id = "calls"
     public static let summary = "audio/video calls through Jitsi: ringing, join/leave/reject/end, per-participant Jitsi JWTs"
     // `groups` only orders the two: group calls check membership through messaging's ChannelService.
-    public static let dependencies: [ModuleDependency] = [.requires("messaging"), .optional("groups")]
-    /// The messaging channel kind the groups module uses.
-    static let groupKind = "group"
+    public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self), .optional("groups")]
+    /// Group calls name their group as messages do: the channel kind whose target field is this.
+    static let groupField = "groupId"
 
     public struct Configuration: Decodable, Sendable {
         /// Host (optionally `:port`) of the Jitsi Meet deployment the room URLs point at.
@@ -104,16 +104,16 @@ public struct CallsModule: ParleyModule {
     }
 
     public func register(with registrar: ModuleRegistrar) throws {
-        guard let channels = registrar.service(ChannelService.self) else {
-            throw BootError.configuration("calls: the messaging module's ChannelService is missing")
-        }
+        let channels = try registrar.require(ChannelService.self)
+        // The kind behind `groupId`, when its module is on (it registers first: an optional dependency).
+        let groupKind = channels.kinds.kind(forTargetField: Self.groupField).flatMap { channels.kinds.isServed($0) ? $0.name : nil }
         registrar.migrations(Self.migrations)
         let jitsi = JitsiTokens(configuration: configuration)
         let calls = CallService(
             storage: registrar.storage, hub: registrar.hub, auth: registrar.kernel.auth, channels: channels, jitsi: jitsi,
-            groupsEnabled: registrar.kernel.isEnabled("groups"), ringTimeout: configuration.ringTimeoutSeconds,
+            groupKind: groupKind, ringTimeout: configuration.ringTimeoutSeconds,
             maxParticipants: configuration.maxParticipants, logger: registrar.logger)
-        registrar.service(RingSweeper(calls: calls))
+        registrar.addService(RingSweeper(calls: calls))
         registerRoutes(registrar.authenticatedRoutes(), calls: calls)
         registerEvents(registrar, calls: calls)
     }

@@ -9,13 +9,13 @@ extension DirectModule {
         routes.get("messages/direct/{userID}", doc: RouteDoc(
             "Your history with one user, newest first",
             description: "Empty when you have not talked yet; 404 for an unknown user.",
-            parameters: [.path("userID", .uuid, "The other user")] + RouteDoc.pageParameters() + RouteDoc.cursorParameters,
-            response: .page(MessagingSchemas.message))
+            parameters: [.path("userID", .uuid, "The other user")] + RouteDoc.pageParameters() + RouteDoc.historyCursorParameters,
+            response: .page(direct.channels.schemas.message))
         ) { request, context -> Envelope<[Message]> in
             let otherID = try pathID(context.parameters.get("userID"), "User")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.parse(query)
+            let cursor = try HistoryCursor.messages(query)
             guard let channel = try await direct.existingChannel(userID: context.userID, with: otherID) else {
                 return Envelope([], message: "Messages retrieved successfully", pagination: page.pagination(total: 0))
             }
@@ -30,7 +30,7 @@ extension DirectModule {
                 .query("sort", .string(enum: ["lastActivityAt"])),
                 .query("order", .string(enum: ["desc"]), "Only `desc`: the list has one order"),
             ],
-            response: .page(DirectSchemas.conversation))
+            response: .page(DirectSchemas.conversation(direct.channels.schemas)))
         ) { request, context -> Envelope<[Conversation]> in
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("lastActivityAt", "last_activity")])
             // The list has one order (documents 003/004): asking for another is refused rather than ignored.
@@ -47,7 +47,7 @@ extension DirectModule {
                 "userId": .uuid,
                 "email": .string(minLength: 1, maxLength: 254),
             ])),
-            response: .data(DirectSchemas.conversation, status: 201, alsoStatuses: [200]), errors: [404])
+            response: .data(DirectSchemas.conversation(direct.channels.schemas), status: 201, alsoStatuses: [200]), errors: [404])
         ) { request, context -> Envelope<Conversation> in
             let partner = try await request.decodeJSON(ConversationPartner.self, limit: context.limits.maxBodyBytes)
             let (conversation, created) = try await direct.open(partner, userID: context.userID)
@@ -57,7 +57,7 @@ extension DirectModule {
         }
 
         routes.get("conversations/{conversationID}", doc: RouteDoc(
-            "A conversation you are in", response: .data(DirectSchemas.conversation))
+            "A conversation you are in", response: .data(DirectSchemas.conversation(direct.channels.schemas)))
         ) { _, context -> Envelope<Conversation> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let channel = try await direct.requireConversation(id, userID: context.userID)
@@ -66,20 +66,20 @@ extension DirectModule {
 
         routes.get("conversations/{conversationID}/messages", doc: RouteDoc(
             "A conversation's history, newest first",
-            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters, response: .page(MessagingSchemas.message))
+            parameters: RouteDoc.pageParameters() + RouteDoc.historyCursorParameters, response: .page(direct.channels.schemas.message))
         ) { request, context -> Envelope<[Message]> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.parse(query)
+            let cursor = try HistoryCursor.messages(query)
             try await direct.requireMembership(id, userID: context.userID)
             return try await Self.history(direct, channelID: id, page: page, cursor: cursor)
         }
 
         routes.post("conversations/{conversationID}/messages", doc: RouteDoc(
             "Send a message in a conversation",
-            body: .json(MessagingSchemas.messageBody(direct.channels)),
-            response: .data(MessagingSchemas.message, status: 201))
+            body: .json(direct.channels.schemas.messageBody),
+            response: .data(direct.channels.schemas.message, status: 201))
         ) { request, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("conversationID"), "Conversation")
             let body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)

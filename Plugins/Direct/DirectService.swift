@@ -4,7 +4,7 @@ import ParleyMessaging
 
 /// Direct-conversation policy over the messaging channels.
 struct DirectService: Sendable {
-    static let kind = "direct"
+    static var kind: String { DirectModule.channelKind.name }
     let channels: ChannelService
     let auth: AuthService
 
@@ -81,7 +81,7 @@ struct DirectService: Sendable {
         try await requireMembership(conversationID, userID: userID)
         let memberIDs = try await channels.members(channelID: conversationID).map(\.userID)
         let receiverID = memberIDs.first { $0 != userID } ?? userID
-        let request = ChannelService.SendRequest(content: body.content, type: body.type, receiverId: receiverID,
+        let request = ChannelService.SendRequest(content: body.content, type: body.type, target: (DirectModule.channelKind.targetField, receiverID),
                                                  parentId: body.parentId, metadata: body.metadata)
         return try await channels.send(request, senderID: userID)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Metrics
 import ParleyKernel
 import ParleyMessaging
 
@@ -10,6 +11,8 @@ struct FileService: Sendable {
     let blobs: any BlobStore
     let detector: MIMEDetector
     let configuration: FilesModule.Configuration
+    /// `parley_uploads_bytes_total`: bytes accepted by uploads.
+    let uploadedBytes = Counter(label: "parley_uploads_bytes_total")
 
     // MARK: Upload
 
@@ -30,7 +33,7 @@ struct FileService: Sendable {
             let key = Self.storageKey(for: mimetype)
             try await blobs.put(key: key, fromTemporary: temporary)
             let file = try await insert(id: id, key: key, received: received, mimetype: mimetype, userID: userID)
-            ParleyMetrics.uploadBytes(received.size)
+            uploadedBytes.increment(by: received.size)
             return file
         } catch {
             await blobs.discardTemporary(temporary)

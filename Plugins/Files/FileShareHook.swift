@@ -5,11 +5,18 @@ import ParleyMessaging
 /// Sharing a file = sending a FILE or IMAGE message whose `metadata.fileId` names it. Before the commit the
 /// file must exist and be readable by the sender (an IMAGE must be an image), and the message's metadata gets
 /// the file's details; the share row commits with the message; afterwards the channel hears `file:shared`.
-struct FileShareHook: MessageSendHook {
+struct FileShareHook: Sendable {
     let files: FileService
     let hub: RealtimeHub
 
     static let field = "metadata.fileId"
+
+    /// Attaches the three steps to messaging's hooks.
+    func attach(to registrar: ModuleRegistrar) {
+        registrar.hook(MessageHooks.messageWillBePosted) { draft in try await validate(&draft) }
+        registrar.hook(MessageHooks.messageIsBeingPosted) { message, db in try record(message, db) }
+        registrar.hook(MessageHooks.messageHasBeenPosted) { message in await announce(message) }
+    }
 
     func validate(_ draft: inout MessageDraft) async throws {
         let raw = draft.metadata["fileId"]
@@ -30,31 +37,40 @@ struct FileShareHook: MessageSendHook {
         draft.metadata = .object(metadata)
     }
 
-    func inTransaction(_ message: Message, _ db: any SQLExecutor) throws {
+    func record(_ message: Message, _ db: any SQLExecutor) throws {
         guard let fileID = message.metadata["fileId"]?.string else { return }
         try db.execute(
             "INSERT INTO file_shares (file_id, channel_id, message_id, shared_by, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [fileID, message.channelId, message.id, message.senderId, message.createdAt])
     }
 
-    func committed(_ message: Message) async {
+    func announce(_ message: Message) async {
         guard let fileID = message.metadata["fileId"]?.string, let file = try? await files.file(id: fileID) else { return }
-        let payload = FileShared(file: file, messageId: message.id, channelId: message.channelId, sharedBy: message.senderId,
-                                 roomId: message.channelKind == "room" ? message.channelId : nil,
-                                 groupId: message.channelKind == "group" ? message.channelId : nil,
-                                 conversationId: message.channelKind == "direct" ? message.channelId : nil)
+        let payload = FileShared(file: file, message: message)
         if let event = try? OutboundEvent("file:shared", payload) {
             hub.publish(event, topic: ChannelService.topic(message.channelId))
         }
     }
 
+    /// `file:shared`: the file, the message, and where (the channel's keys of every declared kind).
     struct FileShared: Encodable, Sendable {
         let file: StoredFile
-        let messageId: String
-        let channelId: String
-        let sharedBy: String
-        let roomId: String?
-        let groupId: String?
-        let conversationId: String?
+        let message: Message
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(file, forKey: Key(stringValue: "file"))
+            try c.encode(message.id, forKey: Key(stringValue: "messageId"))
+            try c.encode(message.channelId, forKey: Key(stringValue: "channelId"))
+            try c.encode(message.senderId, forKey: Key(stringValue: "sharedBy"))
+            try message.encodeChannelReference(into: &c)
+        }
     }
 }

@@ -7,7 +7,7 @@ import ParleyMessaging
 public struct FilesModule: ParleyModule {
     public static let id = "files"
     public static let summary = "file uploads (type from the bytes, by libmagic), downloads with ranges, sharing into channels"
-    public static let dependencies: [ModuleDependency] = [.requires("messaging")]
+    public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self)]
 
     public struct Configuration: Decodable, Sendable {
         /// Where blobs are kept; default `files/` beside the database.
@@ -69,9 +69,7 @@ public struct FilesModule: ParleyModule {
     }
 
     public func register(with registrar: ModuleRegistrar) throws {
-        guard let channels = registrar.service(ChannelService.self) else {
-            throw BootError.configuration("files: the messaging module's ChannelService is missing")
-        }
+        let channels = try registrar.require(ChannelService.self)
         let directory = configuration.directory.map { URL(fileURLWithPath: $0) }
             ?? registrar.kernel.manifest.storage.dataDirectory.appendingPathComponent("files")
         let blobs: any BlobStore
@@ -85,8 +83,9 @@ public struct FilesModule: ParleyModule {
         let files = FileService(storage: registrar.storage, channels: channels, blobs: blobs, detector: detector,
                                 configuration: configuration)
         registrar.migrations(Self.migrations)
-        channels.registerSendHook(FileShareHook(files: files, hub: registrar.hub))
+        FileShareHook(files: files, hub: registrar.hub).attach(to: registrar)
         registerRoutes(registrar.authenticatedRoutes(), files: files)
+        try registrar.defaultRateLimit("uploads", limit: 10, windowSeconds: 3600, per: .user)
         try registrar.rateLimit("uploads", .post, "files")
         try registrar.rateLimit("uploads", .post, "files/upload")
     }

@@ -208,7 +208,7 @@ extension GroupsModule {
             let groupID = try Self.groupID(context)
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.parse(query)
+            let cursor = try HistoryCursor.messages(query)
             try await groups.requireMembership(groupID: groupID, userID: context.userID)
             let history = try await groups.channels.history(channelID: groupID, page: page, cursor: cursor)
             return Envelope(history.messages, message: "Messages retrieved successfully",
@@ -216,18 +216,18 @@ extension GroupsModule {
         }
         let historyDoc = RouteDoc(
             "A group's history (members only), newest first",
-            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters, response: .page(MessagingSchemas.message), errors: [403])
+            parameters: RouteDoc.pageParameters() + RouteDoc.historyCursorParameters, response: .page(groups.channels.schemas.message), errors: [403])
         routes.get("messages/group/{groupID}", doc: historyDoc, use: history)
         routes.get("groups/{groupID}/messages", doc: historyDoc, use: history)
 
         routes.post("groups/{groupID}/messages", doc: RouteDoc(
-            "Send a message to a group (members only)", body: .json(MessagingSchemas.messageBody(groups.channels)),
-            response: .data(MessagingSchemas.message, status: 201), errors: [403])
+            "Send a message to a group (members only)", body: .json(groups.channels.schemas.messageBody),
+            response: .data(groups.channels.schemas.message, status: 201), errors: [403])
         ) { request, context -> Envelope<Message> in
             let groupID = try Self.groupID(context)
             let body = try await request.decodeJSON(GroupMessageBody.self, limit: context.limits.maxBodyBytes)
             let message = try await groups.channels.send(
-                ChannelService.SendRequest(content: body.content, type: body.type, groupId: groupID, parentId: body.parentId,
+                ChannelService.SendRequest(content: body.content, type: body.type, target: (GroupsModule.channelKind.targetField, groupID), parentId: body.parentId,
                                            metadata: body.metadata),
                 senderID: context.userID)
             return Envelope(message, message: "Message sent successfully", status: .created)

@@ -7,12 +7,14 @@ import ParleyMessaging
 /// and joined by anyone signed in (their messages stay members-only); SECRET groups do not exist for anyone
 /// outside them (404 everywhere, never listed). A group is a messaging channel of kind `group` plus a row
 /// of this module's own (`group_details`: type, cover); this module is the policy and the API.
-public struct GroupsModule: ParleyModule {
+public struct GroupsModule: ChannelKindModule {
     public static let id = "groups"
     public static let summary = "groups: private, public and secret groups with owner/admin/member roles, group history"
-    public static let dependencies: [ModuleDependency] = [.requires("messaging")]
-    /// Must be exactly `group`: the messaging module renders `groupId` on messages of this kind.
-    static let kind = "group"
+    public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self)]
+    /// `groupId` on sends, typing events and every message.
+    public static let channelKind = ChannelKind(name: "group", targetField: "groupId", module: id,
+                                                messageKeys: [.channel("groupId", "Set for group messages")])
+    static var kind: String { channelKind.name }
 
     public struct Configuration: Decodable, Sendable {
         public init() {}
@@ -21,15 +23,13 @@ public struct GroupsModule: ParleyModule {
     public init(configuration: Configuration) {}
 
     public func register(with registrar: ModuleRegistrar) throws {
-        guard let channels = registrar.service(ChannelService.self) else {
-            throw BootError.configuration("groups: the messaging module's ChannelService is missing")
-        }
+        let channels = try registrar.require(ChannelService.self)
         registrar.migrations(Self.migrations)
         let groups = GroupService(channels: channels, storage: registrar.storage, hub: registrar.hub, auth: registrar.kernel.auth,
                                   logger: registrar.logger)
         // `groupId` on `POST /messages`, `message:send` and `typing:start`: checked inside the message's transaction.
-        channels.registerTarget(field: "groupId") { groupID, senderID in
-            ChannelService.ResolvedTarget(channelID: groupID) { db in
+        channels.serve(Self.channelKind) { groupID, senderID in
+            ResolvedTarget(channelID: groupID) { db in
                 try GroupService.requireMembership(db, groupID: groupID, userID: senderID)
             }
         }

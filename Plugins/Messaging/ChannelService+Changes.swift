@@ -23,17 +23,32 @@ extension ChannelService {
     // MARK: Edit and delete
 
     public func edit(messageID: String, content rawContent: String?, userID: String) async throws -> Message {
-        ParleyMetrics.messageReceived(kind: "edit")
+        metrics.received(.edit)
         var validator = Validator()
-        let content = checkContent(rawContent, &validator)
+        var content = checkContent(rawContent, &validator)
         try validator.check()
+        let handlers = hooks.willBeEdited
+        if !handlers.isEmpty {
+            // Handlers see the message as it is: the same checks as the write below, outside it.
+            let current = try await storage.read { db -> Message in
+                let (row, _) = try Self.messageForMember(db, id: messageID, userID: userID)
+                guard row.string("sender_id") == userID else { throw APIError.forbidden("You can only edit your own messages") }
+                guard row.optionalInt("deleted_at") == nil else { throw APIError.conflict("The message has been deleted") }
+                return try self.fetchMessage(db, id: messageID)!
+            }
+            var edit = MessageEdit(message: current, editorID: userID, content: content)
+            for (_, handler) in handlers { try await handler(&edit) }
+            var recheck = Validator()
+            content = checkContent(edit.content, &recheck)
+            try recheck.check()
+        }
         let now = Timestamp.nowMillis()
-        let message = try await storage.write { db -> Message in
+        let message = try await storage.write { [content] db -> Message in
             let (row, _) = try Self.messageForMember(db, id: messageID, userID: userID)
             guard row.string("sender_id") == userID else { throw APIError.forbidden("You can only edit your own messages") }
             guard row.optionalInt("deleted_at") == nil else { throw APIError.conflict("The message has been deleted") }
             try db.execute("UPDATE messages SET content = ?, edited_at = ?, updated_at = ? WHERE id = ?", [content, now, now, messageID])
-            return try Self.fetchMessage(db, id: messageID)!
+            return try self.fetchMessage(db, id: messageID)!
         }
         publish("message:edit", message, channelID: message.channelId)
         return message
@@ -42,19 +57,32 @@ extension ChannelService {
     /// Deletes a message, leaving a tombstone. The sender may delete their own; a channel OWNER or ADMIN
     /// anyone's. Deleting a deleted message is a no-op that succeeds (retries are safe).
     public func delete(messageID: String, userID: String) async throws -> Message {
-        ParleyMetrics.messageReceived(kind: "delete")
+        metrics.received(.delete)
+        let handlers = hooks.willBeDeleted
+        if !handlers.isEmpty {
+            let current = try await storage.read { db -> Message? in
+                let (row, role) = try Self.messageForMember(db, id: messageID, userID: userID)
+                guard row.string("sender_id") == userID || Self.moderatorRoles.contains(role) else {
+                    throw APIError.forbidden("You can only delete your own messages")
+                }
+                return row.optionalInt("deleted_at") == nil ? try self.fetchMessage(db, id: messageID) : nil
+            }
+            if let current {
+                for (_, handler) in handlers { try await handler(current, userID) }
+            }
+        }
         let now = Timestamp.nowMillis()
         let (message, changed) = try await storage.write { db -> (Message, Bool) in
             let (row, role) = try Self.messageForMember(db, id: messageID, userID: userID)
             guard row.string("sender_id") == userID || Self.moderatorRoles.contains(role) else {
                 throw APIError.forbidden("You can only delete your own messages")
             }
-            if row.optionalInt("deleted_at") != nil { return (try Self.fetchMessage(db, id: messageID)!, false) }
+            if row.optionalInt("deleted_at") != nil { return (try self.fetchMessage(db, id: messageID)!, false) }
             try db.execute(
                 "UPDATE messages SET content = '', metadata = '{}', deleted_at = ?, deleted_by = ?, updated_at = ? WHERE id = ?",
                 [now, userID, now, messageID])
             try db.execute("DELETE FROM message_reactions WHERE message_id = ?", [messageID])
-            return (try Self.fetchMessage(db, id: messageID)!, true)
+            return (try self.fetchMessage(db, id: messageID)!, true)
         }
         if changed {
             publish("message:delete", MessageDeleted(message: message, deletedBy: userID), channelID: message.channelId)
@@ -62,23 +90,19 @@ extension ChannelService {
         return message
     }
 
+    /// `message:delete`: which message, where (every declared kind's reference keys), by whom.
     struct MessageDeleted: Encodable, Sendable {
-        let messageId: String
-        let channelId: String
-        let roomId: String?
-        let groupId: String?
-        let conversationId: String?
+        let message: Message
         let deletedBy: String
-        let deletedAt: String?
 
-        init(message: Message, deletedBy: String) {
-            messageId = message.id
-            channelId = message.channelId
-            roomId = message.channelKind == "room" ? message.channelId : nil
-            groupId = message.channelKind == "group" ? message.channelId : nil
-            conversationId = message.channelKind == "direct" ? message.channelId : nil
-            self.deletedBy = deletedBy
-            deletedAt = message.deletedAt.map(Timestamp.iso)
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: WireKey.self)
+            try c.encode(message.id, forKey: WireKey("messageId"))
+            try c.encode(message.channelId, forKey: WireKey("channelId"))
+            try message.kinds.encode(\.referenceKeys, kind: message.channelKind, channelID: message.channelId, targetID: message.targetId,
+                                     into: &c)
+            try c.encode(deletedBy, forKey: WireKey("deletedBy"))
+            try c.encode(message.deletedAt.map(Timestamp.iso), forKey: WireKey("deletedAt"))
         }
     }
 
@@ -97,7 +121,7 @@ extension ChannelService {
     /// Adds or removes the caller's reaction (one per user per emoji; adding twice or removing what is not
     /// there changes nothing and succeeds).
     public func react(messageID: String, emoji rawEmoji: String?, userID: String, add: Bool) async throws -> ReactionChange {
-        ParleyMetrics.messageReceived(kind: "reaction")
+        metrics.received(.reaction)
         var validator = Validator()
         let emoji = (rawEmoji ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if rawEmoji == nil {
@@ -121,7 +145,7 @@ extension ChannelService {
                 changed = try db.execute("DELETE FROM message_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?",
                                          [messageID, userID, emoji]) > 0
             }
-            let message = try Self.fetchMessage(db, id: messageID)!
+            let message = try self.fetchMessage(db, id: messageID)!
             return (ReactionChange(messageId: messageID, channelId: message.channelId, userId: userID, emoji: emoji,
                                    action: add ? "added" : "removed", reactions: message.reactions), changed)
         }
@@ -153,7 +177,7 @@ extension ChannelService {
     /// Moves the caller's delivered (and, for SEEN, read) position forward to `messageID`. Positions never
     /// move back, so receipts arriving out of order or twice are harmless.
     public func receipt(messageID: String, userID: String, kind: ReceiptKind) async throws -> Receipt {
-        ParleyMetrics.messageReceived(kind: "receipt")
+        metrics.received(.receipt)
         let (receipt, moved) = try await storage.write { db -> (Receipt, Bool) in
             let (row, _) = try Self.messageForMember(db, id: messageID, userID: userID)
             let channelID = row.string("channel_id")

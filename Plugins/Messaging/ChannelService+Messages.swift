@@ -1,17 +1,19 @@
 import Foundation
+import Hummingbird
 import ParleyKernel
 
 extension ChannelService {
     // MARK: Messages
 
     public func message(id: String) async throws -> Message? {
-        try await storage.read { db in try Self.fetchMessage(db, id: id) }
+        try await storage.read { db in try self.fetchMessage(db, id: id) }
     }
 
-    static func fetchMessage(_ db: any SQLExecutor, id: String) throws -> Message? {
-        guard var message = try db.queryOne("SELECT \(Message.columns) \(Message.from) WHERE msg.id = ?", [id]).map(Message.init(row:))
+    func fetchMessage(_ db: any SQLExecutor, id: String) throws -> Message? {
+        guard var message = try db.queryOne("SELECT \(Message.columns) \(Message.from) WHERE msg.id = ?", [id])
+            .map({ Message(row: $0, kinds: kinds) })
         else { return nil }
-        try attachReactions(db, to: &message)
+        try Self.attachReactions(db, to: &message)
         return message
     }
 
@@ -66,7 +68,7 @@ extension ChannelService {
             // One extra row tells whether there is more in the direction of travel.
             let hasMore = rows.count > page.limit
             if hasMore { rows.removeLast() }
-            var messages = rows.map(Message.init(row:))
+            var messages = rows.map { Message(row: $0, kinds: self.kinds) }
             try Self.attachReactions(db, to: &messages)
             if case .after = cursor { messages.reverse() }  // now newest first, like the other modes
             let newest = messages.first?.id
@@ -97,31 +99,40 @@ extension ChannelService {
         return try await storage.read { db in
             let total = try db.count("SELECT COUNT(*) FROM messages WHERE parent_id = ?", [parentID])
             var messages = try db.query("SELECT \(Message.columns) \(Message.from) WHERE msg.parent_id = ? ORDER BY msg.id \(order) LIMIT ? OFFSET ?",
-                                        [parentID, page.limit, page.offset]).map(Message.init(row:))
+                                        [parentID, page.limit, page.offset]).map { Message(row: $0, kinds: self.kinds) }
             try Self.attachReactions(db, to: &messages)
             return (messages, total)
         }
     }
 
-    /// A validated send request (REST body or `message:send` data).
+    /// A send request (REST body or `message:send` data): the message's fields and exactly one target field of
+    /// a declared kind (`roomId`, `receiverId`, `groupId`, ...), picked out of the body's other keys.
     public struct SendRequest: Decodable, Sendable {
         public let content: String?
         public let type: String?
-        public let roomId: String?
-        public let receiverId: String?
-        public let groupId: String?
         public let parentId: String?
         public let metadata: JSONValue?
+        /// The body's other keys, among which the target is; checked against the declared kinds at send time.
+        let targets: TargetFields
 
-        public init(content: String?, type: String? = nil, roomId: String? = nil, receiverId: String? = nil, groupId: String? = nil,
-                    parentId: String? = nil, metadata: JSONValue? = nil) {
+        public init(content: String?, type: String? = nil, target: (field: String, id: String), parentId: String? = nil,
+                    metadata: JSONValue? = nil) {
             self.content = content
             self.type = type
-            self.roomId = roomId
-            self.receiverId = receiverId
-            self.groupId = groupId
             self.parentId = parentId
             self.metadata = metadata
+            targets = TargetFields([target.field: .value(target.id)])
+        }
+
+        static let fields: Set<String> = ["content", "type", "parentId", "metadata"]
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: WireKey.self)
+            content = try c.decodeIfPresent(String.self, forKey: WireKey("content"))
+            type = try c.decodeIfPresent(String.self, forKey: WireKey("type"))
+            parentId = try c.decodeIfPresent(String.self, forKey: WireKey("parentId"))
+            metadata = try c.decodeIfPresent(JSONValue.self, forKey: WireKey("metadata"))
+            targets = try TargetFields(c, excluding: Self.fields)
         }
     }
 
@@ -135,13 +146,11 @@ extension ChannelService {
     /// realtime ack and `message:sent` reuse it instead of encoding the message again.
     func sendEncoded(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> (message: Message, json: String?) {
         let receivedAt = ContinuousClock.now
-        ParleyMetrics.messageReceived(kind: "message")
+        metrics.received(.message)
         var validator = Validator()
-        let content = checkContent(request.content, &validator)
-        let type = request.type ?? MessageType.TEXT.rawValue
-        if MessageType(rawValue: type) == nil {
-            validator.fail("type", "must be one of \(MessageType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        var content = checkContent(request.content, &validator)
+        var type = request.type ?? MessageType.TEXT.rawValue
+        checkType(type, &validator)
         let parentID = validator.id("parentId", request.parentId, required: false)
         var metadataText = "{}"
         let metadata: JSONValue = request.metadata.flatMap { $0 == .null ? nil : $0 } ?? .object([:])
@@ -155,27 +164,34 @@ extension ChannelService {
                 metadataText = String(decoding: data, as: UTF8.self)
             }
         }
-        let picked = Self.pickTarget(roomId: request.roomId, receiverId: request.receiverId, groupId: request.groupId, &validator)
+        let picked = try pickTarget(request.targets, &validator)
         try validator.check()
-        let (resolved, target, targetID) = try await resolve(picked!, userID: senderID)
-        let channelID = resolved.channelID
-        let verify = resolved.verify
+        let target = try await resolve(picked!, userID: senderID)
+        let channelID = target.resolved.channelID
+        let verify = target.resolved.verify
+        let kind = target.kind.name
+        let recordedTarget = target.kind.recordsTarget ? target.id : nil
 
-        let kind = channelKind(forTarget: target)
-        let hooks = sendHooks.withLock { $0 }
-        var draft = MessageDraft(channelID: channelID, channelKind: kind, senderID: senderID, type: type, content: content,
-                                 metadata: metadata)
-        var metadataJSON = metadataText
-        if !hooks.isEmpty {
-            for hook in hooks { try await hook.validate(&draft) }
-            metadataJSON = String(decoding: try JSONBody.encode(draft.metadata), as: UTF8.self)
+        let hooks = self.hooks
+        var finalMetadata = metadata
+        if !hooks.willBePosted.isEmpty {
+            var draft = MessageDraft(channelID: channelID, channelKind: kind, senderID: senderID, type: type, content: content,
+                                     metadata: metadata)
+            for (_, handler) in hooks.willBePosted { try await handler(&draft) }
+            // What handlers wrote is held to the same rules as what the client sent.
+            var recheck = Validator()
+            content = checkContent(draft.content, &recheck)
+            checkType(draft.type, &recheck)
+            if !draft.metadata.isObject { recheck.fail("metadata", "must be an object") }
+            try recheck.check()
+            type = draft.type
+            finalMetadata = draft.metadata
+            metadataText = String(decoding: try JSONBody.encode(draft.metadata), as: UTF8.self)
         }
-        let finalMetadata = draft.metadata
-        let storedMetadata = metadataJSON
+        let (storedContent, storedType, storedMetadata, storedMetadataValue) = (content, type, metadataText, finalMetadata)
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
-        let receiverID = target == "receiverId" ? targetID : nil
-        let message = try await commits.write { db -> Message in
+        let message = try await commits.write { [kinds] db -> Message in
             try verify?(db)
             if let parentID {
                 guard let parent = try db.queryOne("SELECT channel_id, deleted_at FROM messages WHERE id = ?", [parentID]),
@@ -186,7 +202,7 @@ extension ChannelService {
                 """
                 INSERT INTO messages (id, channel_id, sender_id, receiver_id, content, type, parent_id, metadata, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, channelID, senderID, receiverID, content, type, parentID, storedMetadata, now, now])
+                """, [id, channelID, senderID, recordedTarget, storedContent, storedType, parentID, storedMetadata, now, now])
             // The sender has read everything up to their own message.
             try db.execute(
                 """
@@ -194,13 +210,20 @@ extension ChannelService {
                 WHERE channel_id = ? AND user_id = ? AND (last_read_id IS NULL OR last_read_id < ?)
                 """, [id, id, channelID, senderID, id])
             // Built from what was just written rather than read back: one statement less per message.
-            let message = Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, receiverId: receiverID,
-                                  content: content, type: type, parentId: parentID, metadata: finalMetadata, createdAt: now)
-            for hook in hooks { try hook.inTransaction(message, db) }
+            let message = Message(id: id, channelId: channelID, channelKind: kind, senderId: senderID, targetId: recordedTarget,
+                                  content: storedContent, type: storedType, parentId: parentID, metadata: storedMetadataValue, createdAt: now,
+                                  kinds: kinds)
+            for (_, handler) in hooks.isBeingPosted { try handler(message, db) }
             return message
         }
         searchIndex.noteSent()
-        for hook in hooks { await hook.committed(message) }
+        for (owner, handler) in hooks.hasBeenPosted {
+            do {
+                try await handler(message)
+            } catch {
+                logger.error("messageHasBeenPosted handler of '\(owner)' failed: \(error)")
+            }
+        }
         do {
             let event = try OutboundEvent("message:received", message, origin: receivedAt)
             hub.publish(event, topic: Self.topic(channelID), exceptConnection: exceptConnection)
@@ -225,33 +248,90 @@ extension ChannelService {
         return content
     }
 
-    /// Exactly one of the target fields, recorded as a field error otherwise.
-    static func pickTarget(roomId: String?, receiverId: String?, groupId: String?, _ validator: inout Validator)
-        -> (field: String, value: String)? {
-        let targets: [(field: String, value: String)] = [("roomId", roomId), ("receiverId", receiverId), ("groupId", groupId)]
-            .compactMap { field, value in value.map { (field, $0) } }
-        if targets.isEmpty {
-            validator.fail("roomId", "one of roomId, receiverId or groupId is required")
-            return nil
+    func checkType(_ type: String, _ validator: inout Validator) {
+        if MessageType(rawValue: type) == nil {
+            validator.fail("type", "must be one of \(MessageType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if targets.count > 1 {
-            validator.fail(targets[1].field, "give only one of roomId, receiverId or groupId")
-            return nil
-        }
-        return targets[0]
     }
 
-    /// The channel behind a target field, through the resolver its module registered (which checks that
+    /// Exactly one target field of a declared kind, recorded as a field error otherwise.
+    func pickTarget(_ fields: TargetFields, _ validator: inout Validator) throws -> (kind: ChannelKind, value: String)? {
+        var given: [(kind: ChannelKind, value: String)] = []
+        for kind in kinds.declared {
+            switch fields.values[kind.targetField] {
+            case .value(let value): given.append((kind, value))
+            case .invalid(let error): throw error
+            case nil: break
+            }
+        }
+        if given.isEmpty {
+            validator.fail(kinds.declared.first?.targetField ?? "target", "one of \(kinds.targetFieldList) is required")
+            return nil
+        }
+        if given.count > 1 {
+            validator.fail(given[1].kind.targetField, "give only one of \(kinds.targetFieldList)")
+            return nil
+        }
+        return given[0]
+    }
+
+    /// The channel behind a target, through the resolver its kind's module registered (which checks that
     /// `userID` may post there). A target whose module is off is a 400 naming the field.
-    func resolve(_ target: (field: String, value: String), userID: String) async throws
-        -> (target: ResolvedTarget, field: String, targetID: String) {
-        guard let resolver = resolver(for: target.field) else {
-            let module = Self.targetFields.first { $0.field == target.field }?.module ?? "?"
-            throw APIError.validation(field: target.field, "messages to \(target.field) need the '\(module)' module, which is not enabled")
+    func resolve(_ target: (kind: ChannelKind, value: String), userID: String) async throws
+        -> (resolved: ResolvedTarget, kind: ChannelKind, id: String) {
+        let field = target.kind.targetField
+        guard let resolver = kinds.resolver(for: target.kind) else {
+            throw APIError.validation(field: field, "messages to \(field) need the '\(target.kind.module)' module, which is not enabled")
         }
         guard let targetID = ParleyID.normalized(target.value) else {
-            throw APIError.validation(field: target.field, "must be a UUID")
+            throw APIError.validation(field: field, "must be a UUID")
         }
-        return (try await resolver(targetID, userID), target.field, targetID)
+        return (try await resolver(targetID, userID), target.kind, targetID)
+    }
+}
+
+/// The keys of a request body besides its known fields: where a send's or typing event's target is. Values are
+/// kept as strings; anything else is kept as the error decoding it as a string gives, reported only if the key
+/// turns out to be a target field.
+struct TargetFields: Sendable {
+    enum Value: Sendable {
+        case value(String)
+        case invalid(APIError)
+    }
+
+    let values: [String: Value]
+
+    init(_ values: [String: Value]) {
+        self.values = values
+    }
+
+    init(_ container: KeyedDecodingContainer<WireKey>, excluding known: Set<String>) throws {
+        var values: [String: Value] = [:]
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            do {
+                if let value = try container.decodeIfPresent(String.self, forKey: key) { values[key.stringValue] = .value(value) }
+            } catch let error as DecodingError {
+                let message = APIError.from(error).errors.first?.message ?? "must be a string"
+                values[key.stringValue] = .invalid(APIError.validation(field: key.stringValue, message))
+            }
+        }
+        self.values = values
+    }
+}
+
+/// Message history pages: keyset cursors on message ids.
+public typealias HistoryCursor = KeysetCursor
+
+extension KeysetCursor {
+    /// `before` / `after` / `cursor` as message ids.
+    public static func messages(_ query: Parameters) throws -> KeysetCursor {
+        try parse(query, item: "message")
+    }
+}
+
+extension RouteDoc {
+    /// The history cursors' parameters, as `HistoryCursor.messages` reads them.
+    public static var historyCursorParameters: [Parameter] {
+        cursorParameters(items: "Messages", item: "message")
     }
 }

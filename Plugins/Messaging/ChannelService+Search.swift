@@ -30,7 +30,7 @@ extension ChannelService {
                 """
             let total = try db.count("SELECT COUNT(*) \(scope)", [userID, match])
             var messages = try db.query("SELECT \(Message.columns) \(scope) ORDER BY msg.id DESC LIMIT ? OFFSET ?",
-                                        [userID, match, page.limit, page.offset]).map(Message.init(row:))
+                                        [userID, match, page.limit, page.offset]).map { Message(row: $0, kinds: self.kinds) }
             try Self.attachReactions(db, to: &messages)
             return (messages, total)
         }

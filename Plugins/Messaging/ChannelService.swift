@@ -6,24 +6,6 @@ import Synchronization
 /// The messaging module's API for the modules built on it (rooms, direct, groups): channels, membership,
 /// history and sending. Other modules never touch the messaging tables; they call this.
 public final class ChannelService: Sendable {
-    /// Turns a send request's target id (a room id, a user id, a group id) into the channel to post to and
-    /// the check that the sender may post there (throwing 403/404 otherwise).
-    public typealias TargetResolver = @Sendable (_ targetID: String, _ senderID: String) async throws -> ResolvedTarget
-
-    /// Where a message goes, and who may put it there.
-    public struct ResolvedTarget: Sendable {
-        public let channelID: String
-        /// Runs inside the message's write transaction, before the insert: the right to post is checked
-        /// atomically with the write (a member removed a moment earlier cannot slip a message in), and costs
-        /// no separate read. nil when the resolver has already made sure (e.g. it created the channel).
-        public let verify: (@Sendable (any SQLExecutor) throws -> Void)?
-
-        public init(channelID: String, verify: (@Sendable (any SQLExecutor) throws -> Void)? = nil) {
-            self.channelID = channelID
-            self.verify = verify
-        }
-    }
-
     /// Runs a membership check (or any other read of the messaging tables) outside a send, e.g. for history.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
         try await storage.read(body)
@@ -38,9 +20,6 @@ public final class ChannelService: Sendable {
         guard membership.isMember else { throw notMember }
     }
 
-    /// Target fields of seed 001 and the modules that serve them; a field whose module is off is a clear 400.
-    public static let targetFields: [(field: String, module: String)] = [("roomId", "rooms"), ("receiverId", "direct"), ("groupId", "groups")]
-
     let storage: any Storage
     /// Sends commit through here: concurrent sends share a transaction (see GroupCommit).
     let commits: GroupCommit
@@ -49,42 +28,43 @@ public final class ChannelService: Sendable {
     let hub: RealtimeHub
     let logger: Logger
     let configuration: MessagingModule.Configuration
-    private let resolvers = Mutex<[String: ResolverBox]>([:])
-    let sendHooks = Mutex<[any MessageSendHook]>([])
+    /// The kinds of conversation this binary knows, and the resolvers of the enabled ones.
+    public let kinds: ChannelKinds
+    /// The OpenAPI schemas of messages, with every declared kind's keys.
+    public let schemas: MessagingSchemas
+    let metrics = MessagingMetrics()
+    private let hookRegistry: HookRegistry
+    private let hookTable = Mutex<MessageHookTable?>(nil)
 
-    init(storage: any Storage, hub: RealtimeHub, configuration: MessagingModule.Configuration, logger: Logger) {
+    init(storage: any Storage, hub: RealtimeHub, hooks: HookRegistry, kinds: ChannelKinds, configuration: MessagingModule.Configuration,
+         logger: Logger) {
         self.storage = storage
         commits = GroupCommit(storage: storage)
         searchIndex = SearchIndexer(storage: storage, delay: .milliseconds(configuration.searchIndexDelayMilliseconds), logger: logger)
         self.hub = hub
         self.configuration = configuration
         self.logger = logger
+        self.kinds = kinds
+        hookRegistry = hooks
+        schemas = MessagingSchemas(kinds: kinds, configuration: configuration)
+    }
+
+    /// The message hooks' handlers, read from the registry on first use (registration is over by then).
+    var hooks: MessageHookTable {
+        hookTable.withLock { table in
+            if let table { return table }
+            let built = MessageHookTable(hookRegistry)
+            table = built
+            return built
+        }
     }
 
     public static func topic(_ channelID: String) -> String { "channel:\(channelID)" }
 
-    /// Registers the resolver for one target field; called by the module that owns that kind of channel.
-    public func registerTarget(field: String, resolver: @escaping TargetResolver) {
-        resolvers.withLock { $0[field] = ResolverBox(resolve: resolver) }
-    }
-
-    /// The channel kind behind a target field (`roomId` → `room`), for rendering the stored message.
-    func channelKind(forTarget field: String) -> String {
-        switch field {
-        case "roomId": return "room"
-        case "groupId": return "group"
-        default: return "direct"
-        }
-    }
-
-    func resolver(for field: String) -> TargetResolver? {
-        resolvers.withLock { $0[field] }?.resolve
-    }
-
-    /// By reference: a closure stored straight in a Mutex is re-wrapped on every access (see ClosureBox).
-    final class ResolverBox: Sendable {
-        let resolve: TargetResolver
-        init(resolve: @escaping TargetResolver) { self.resolve = resolve }
+    /// Serves a declared kind: sends and typing events naming its target field resolve here. Called by the
+    /// kind's module when it registers.
+    public func serve(_ kind: ChannelKind, resolver: @escaping TargetResolver) {
+        kinds.serve(kind.name, resolver)
     }
 
     // MARK: Channels and membership
@@ -207,11 +187,18 @@ public final class ChannelService: Sendable {
                 let channel = Channel(row: row)
                 let members = try db.query("SELECT user_id FROM channel_members WHERE channel_id = ? ORDER BY joined_at, user_id",
                                            [channel.id]).map { $0.string("user_id") }
-                let last = try row.optionalString("last_message_id").flatMap { try Self.fetchMessage(db, id: $0) }
+                let last = try row.optionalString("last_message_id").flatMap { try self.fetchMessage(db, id: $0) }
                 summaries.append(ChannelSummary(channel: channel, memberIDs: members, lastMessage: last,
                                                 unreadCount: Int(row.int("unread")), lastActivityAt: row.int("last_activity")))
             }
             return (summaries, total)
+        }
+    }
+
+    /// The ids of every channel `userID` belongs to (what they can read).
+    public func channelIDs(userID: String) async throws -> [String] {
+        try await storage.read { db in
+            try db.query("SELECT channel_id FROM channel_members WHERE user_id = ?", [userID]).map { $0.string("channel_id") }
         }
     }
 
@@ -290,12 +277,27 @@ public final class ChannelService: Sendable {
             return (true, heirID)
         }
         hub.unsubscribe(userID: userID, topic: Self.topic(channelID))
+        if result.0 { await memberDidLeave(channelID: channelID, userID: userID) }
         return result
     }
 
     /// Adds a member (idempotent) and subscribes their live connections to the channel at once.
     @discardableResult
     public func join(channelID: String, userID: String, role: String = "MEMBER") async throws -> Bool {
+        let handlers = hooks.memberWillJoin
+        if !handlers.isEmpty {
+            let found = try await storage.read { db in
+                try db.queryOne(
+                    """
+                    SELECT c.kind, EXISTS(SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?) AS member
+                    FROM channels c WHERE c.id = ?
+                    """, [userID, channelID])
+            }
+            if let found, !found.bool("member") {
+                let join = ChannelJoin(channelID: channelID, channelKind: found.string("kind"), userID: userID, role: role)
+                for (_, handler) in handlers { try await handler(join) }
+            }
+        }
         let now = Timestamp.nowMillis()
         let added = try await storage.write { db in
             // A newcomer starts with everything before them read: no unread backlog, no receipts held back.
@@ -318,7 +320,18 @@ public final class ChannelService: Sendable {
             try db.execute("DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?", [channelID, userID]) > 0
         }
         hub.unsubscribe(userID: userID, topic: Self.topic(channelID))
+        if removed { await memberDidLeave(channelID: channelID, userID: userID) }
         return removed
+    }
+
+    private func memberDidLeave(channelID: String, userID: String) async {
+        for (owner, handler) in hooks.memberDidLeave {
+            do {
+                try await handler(channelID, userID)
+            } catch {
+                logger.error("channelMemberDidLeave handler of '\(owner)' failed: \(error)")
+            }
+        }
     }
 
     func channelTopics(userID: String) async throws -> [String] {

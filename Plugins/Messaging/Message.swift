@@ -68,15 +68,17 @@ public struct ReactionSummary: Sendable, Equatable, Encodable {
     public let userIds: [String]
 }
 
-/// A stored message as clients see it. The target field of its channel's kind (`roomId`, `groupId`,
-/// `receiverId` + `conversationId`) is filled, as in seed 001's payloads. A deleted message stays as a
-/// tombstone (`isDeleted`, empty content) so history and clients keep their place.
+/// A stored message as clients see it. Every declared channel kind adds its keys after `senderId`, filled for
+/// the message's own kind (`roomId`; `receiverId` + `conversationId`) and null for the others, as in seed 001's
+/// payloads. A deleted message stays as a tombstone (`isDeleted`, empty content) so history and clients keep
+/// their place.
 public struct Message: Sendable, Equatable, Encodable {
     public let id: String
     public let channelId: String
     public let channelKind: String
     public let senderId: String
-    public let receiverId: String?
+    /// The id the sender addressed, when the channel's kind records it (a direct message's other user).
+    public let targetId: String?
     public internal(set) var content: String
     public let type: String
     public internal(set) var status: String
@@ -89,15 +91,27 @@ public struct Message: Sendable, Equatable, Encodable {
     public internal(set) var editedAt: Int64?
     public internal(set) var deletedAt: Int64?
 
+    /// The declared kinds, for rendering their keys (the same object for every message of one app).
+    let kinds: ChannelKinds
+
     public var isDeleted: Bool { deletedAt != nil }
 
-    init(id: String, channelId: String, channelKind: String, senderId: String, receiverId: String?, content: String,
-         type: String, parentId: String?, metadata: JSONValue, createdAt: Int64) {
+    public static func == (lhs: Message, rhs: Message) -> Bool {
+        lhs.id == rhs.id && lhs.channelId == rhs.channelId && lhs.channelKind == rhs.channelKind && lhs.senderId == rhs.senderId
+            && lhs.targetId == rhs.targetId && lhs.content == rhs.content && lhs.type == rhs.type && lhs.status == rhs.status
+            && lhs.parentId == rhs.parentId && lhs.replyCount == rhs.replyCount && lhs.reactions == rhs.reactions
+            && lhs.metadata == rhs.metadata && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+            && lhs.editedAt == rhs.editedAt && lhs.deletedAt == rhs.deletedAt
+    }
+
+    init(id: String, channelId: String, channelKind: String, senderId: String, targetId: String?, content: String,
+         type: String, parentId: String?, metadata: JSONValue, createdAt: Int64, kinds: ChannelKinds) {
         self.id = id
         self.channelId = channelId
         self.channelKind = channelKind
         self.senderId = senderId
-        self.receiverId = receiverId
+        self.targetId = targetId
+        self.kinds = kinds
         self.content = content
         self.type = type
         status = "SENT"
@@ -111,12 +125,13 @@ public struct Message: Sendable, Equatable, Encodable {
         deletedAt = nil
     }
 
-    init(row: SQLRow) {
+    init(row: SQLRow, kinds: ChannelKinds) {
+        self.kinds = kinds
         id = row.string("id")
         channelId = row.string("channel_id")
         channelKind = row.string("kind")
         senderId = row.string("sender_id")
-        receiverId = row.optionalString("receiver_id")
+        targetId = row.optionalString("receiver_id")
         type = row.string("type")
         status = row.string("status")
         parentId = row.optionalString("parent_id")
@@ -157,32 +172,32 @@ public struct Message: Sendable, Equatable, Encodable {
 
     static let from = "FROM messages msg JOIN channels ch ON ch.id = msg.channel_id"
 
-    enum CodingKeys: String, CodingKey {
-        case id, channelId, senderId, roomId, groupId, receiverId, conversationId, content, type, status, parentId
-        case replyCount, reactions, metadata, createdAt, updatedAt, editedAt, isDeleted, deletedAt
-    }
-
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(channelId, forKey: .channelId)
-        try c.encode(senderId, forKey: .senderId)
-        try c.encode(channelKind == "room" ? channelId : nil, forKey: .roomId)
-        try c.encode(channelKind == "group" ? channelId : nil, forKey: .groupId)
-        try c.encode(receiverId, forKey: .receiverId)
-        try c.encode(channelKind == "direct" ? channelId : nil, forKey: .conversationId)
-        try c.encode(content, forKey: .content)
-        try c.encode(type, forKey: .type)
-        try c.encode(status, forKey: .status)
-        try c.encode(parentId, forKey: .parentId)
-        try c.encode(replyCount, forKey: .replyCount)
-        try c.encode(reactions, forKey: .reactions)
-        try c.encode(metadata, forKey: .metadata)
-        try c.encode(Timestamp.iso(createdAt), forKey: .createdAt)
-        try c.encode(Timestamp.iso(updatedAt), forKey: .updatedAt)
-        try c.encode(editedAt.map(Timestamp.iso), forKey: .editedAt)
-        try c.encode(isDeleted, forKey: .isDeleted)
-        try c.encode(deletedAt.map(Timestamp.iso), forKey: .deletedAt)
+        var c = encoder.container(keyedBy: WireKey.self)
+        try c.encode(id, forKey: WireKey("id"))
+        try c.encode(channelId, forKey: WireKey("channelId"))
+        try c.encode(senderId, forKey: WireKey("senderId"))
+        try kinds.encode(\.messageKeys, kind: channelKind, channelID: channelId, targetID: targetId, into: &c)
+        try c.encode(content, forKey: WireKey("content"))
+        try c.encode(type, forKey: WireKey("type"))
+        try c.encode(status, forKey: WireKey("status"))
+        try c.encode(parentId, forKey: WireKey("parentId"))
+        try c.encode(replyCount, forKey: WireKey("replyCount"))
+        try c.encode(reactions, forKey: WireKey("reactions"))
+        try c.encode(metadata, forKey: WireKey("metadata"))
+        try c.encode(Timestamp.iso(createdAt), forKey: WireKey("createdAt"))
+        try c.encode(Timestamp.iso(updatedAt), forKey: WireKey("updatedAt"))
+        try c.encode(editedAt.map(Timestamp.iso), forKey: WireKey("editedAt"))
+        try c.encode(isDeleted, forKey: WireKey("isDeleted"))
+        try c.encode(deletedAt.map(Timestamp.iso), forKey: WireKey("deletedAt"))
+    }
+}
+
+extension Message {
+    /// Writes every declared kind's keys for this message's channel (`roomId`, `groupId`, `conversationId`: null
+    /// but for its own kind), for events that point at it (`file:shared`). `Key` must accept any name.
+    public func encodeChannelReference<Key: CodingKey>(into container: inout KeyedEncodingContainer<Key>) throws {
+        try kinds.encode(\.referenceKeys, kind: channelKind, channelID: channelId, targetID: targetId, into: &container)
     }
 }
 

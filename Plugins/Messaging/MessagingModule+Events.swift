@@ -11,10 +11,13 @@ extension MessagingModule {
         let status: String?
     }
 
+    /// `typing:start` / `typing:stop` data: one target field of a declared kind, as on a send.
     struct TypingTarget: Decodable, Sendable {
-        let roomId: String?
-        let receiverId: String?
-        let groupId: String?
+        let targets: TargetFields
+
+        init(from decoder: any Decoder) throws {
+            targets = try TargetFields(decoder.container(keyedBy: WireKey.self), excluding: [])
+        }
     }
 
     func registerEvents(_ registrar: ModuleRegistrar, channels: ChannelService, typing: TypingTracker) {
@@ -52,13 +55,12 @@ extension MessagingModule {
             return try await channels.receipt(messageID: id, userID: context.userID, kind: kind)
         }
         registrar.on("typing:start", TypingTarget.self, rateLimit: "typing") { target, context in
-            ParleyMetrics.messageReceived(kind: "typing")
-            typing.start(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID))
+            channels.metrics.received(.typing)
+            typing.start(try await channels.typingPayload(target.targets, userID: context.userID))
             return nil
         }
         registrar.on("typing:stop", TypingTarget.self, rateLimit: "typing") { target, context in
-            typing.stop(try await channels.typingPayload(target.roomId, target.receiverId, target.groupId, userID: context.userID)
-                .with(typing: false))
+            typing.stop(try await channels.typingPayload(target.targets, userID: context.userID).with(typing: false))
             return nil
         }
     }
@@ -73,15 +75,13 @@ extension MessagingModule {
 
 extension ChannelService {
     /// Resolves a typing target like a send (only someone who may post may type there).
-    func typingPayload(_ roomId: String?, _ receiverId: String?, _ groupId: String?, userID: String) async throws -> TypingPayload {
+    func typingPayload(_ targets: TargetFields, userID: String) async throws -> TypingPayload {
         var validator = Validator()
-        let picked = Self.pickTarget(roomId: roomId, receiverId: receiverId, groupId: groupId, &validator)
+        let picked = try pickTarget(targets, &validator)
         try validator.check()
-        let (resolved, field, targetID) = try await resolve(picked!, userID: userID)
-        let channelID = resolved.channelID
-        if let verify = resolved.verify { try await storage.read { db in try verify(db) } }
-        return TypingPayload(userId: userID, channelId: channelID, roomId: field == "roomId" ? channelID : nil,
-                             groupId: field == "groupId" ? channelID : nil, conversationId: field == "receiverId" ? channelID : nil,
-                             receiverId: field == "receiverId" ? targetID : nil, typing: true)
+        let target = try await resolve(picked!, userID: userID)
+        if let verify = target.resolved.verify { try await storage.read { db in try verify(db) } }
+        return TypingPayload(userId: userID, channelId: target.resolved.channelID, kind: target.kind.name, targetId: target.id,
+                             kinds: kinds, typing: true)
     }
 }

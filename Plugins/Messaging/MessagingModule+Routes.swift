@@ -17,11 +17,11 @@ extension MessagingModule {
     func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, channels: ChannelService) {
         routes.post("messages", doc: RouteDoc(
             "Send a message",
-            description: "Exactly one target: `roomId` (rooms module), `receiverId` (direct module) or `groupId` (groups module). "
+            description: "Exactly one target: "
+                + channels.kinds.declared.map { "`\($0.targetField)` (\($0.module) module)" }.joined(separator: ", ") + ". "
                 + "A target whose module is not enabled is a 400; one the sender may not post to is a 403 or 404.",
-            body: .json(.input(JSONSchema.fields(["roomId": .uuid, "receiverId": .uuid, "groupId": .uuid])
-                + MessagingSchemas.messageFields(channels), required: ["content"])),
-            response: .data(MessagingSchemas.message, status: 201), errors: [403, 404])
+            body: .json(channels.schemas.sendBody),
+            response: .data(channels.schemas.message, status: 201), errors: [403, 404])
         ) { request, context -> Envelope<Message> in
             let body = try await request.decodeJSON(ChannelService.SendRequest.self, limit: context.limits.maxBodyBytes)
             let message = try await channels.send(body, senderID: context.userID)
@@ -36,7 +36,7 @@ extension MessagingModule {
                 .query("query", .string(minLength: 1, maxLength: 200), "Words to find (needs a letter or digit)"),
                 .query("q", .string(minLength: 1, maxLength: 200), "Same as `query`"),
             ] + RouteDoc.pageParameters(),
-            response: .page(MessagingSchemas.message))
+            response: .page(channels.schemas.message))
         ) { request, context -> Envelope<[Message]> in
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
@@ -47,7 +47,7 @@ extension MessagingModule {
 
         routes.get("messages/{messageID}", doc: RouteDoc(
             "A message", description: "404 unless you are a member of its channel.",
-            response: .envelope(MessagingSchemas.message))
+            response: .envelope(channels.schemas.message))
         ) { _, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             // Someone outside the channel learns nothing, not even that the message exists.
@@ -57,8 +57,8 @@ extension MessagingModule {
         routes.patch("messages/{messageID}", doc: RouteDoc(
             "Edit your message",
             description: "Only the sender (403 otherwise); a deleted message cannot be edited (409).",
-            body: .json(.input(MessagingSchemas.messageFields(channels).filter { $0.name == "content" }, required: ["content"])),
-            response: .data(MessagingSchemas.message), errors: [403, 409])
+            body: .json(.input(channels.schemas.messageFields.filter { $0.name == "content" }, required: ["content"])),
+            response: .data(channels.schemas.message), errors: [403, 409])
         ) { request, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let body = try await request.decodeJSON(EditBody.self, limit: context.limits.maxBodyBytes)
@@ -69,7 +69,7 @@ extension MessagingModule {
         routes.delete("messages/{messageID}", doc: RouteDoc(
             "Delete a message",
             description: "The sender, or a channel OWNER/ADMIN (403 otherwise). Leaves a tombstone; deleting again succeeds.",
-            response: .data(MessagingSchemas.message), errors: [403])
+            response: .data(channels.schemas.message), errors: [403])
         ) { _, context -> Envelope<Message> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let message = try await channels.delete(messageID: id, userID: context.userID)
@@ -79,7 +79,7 @@ extension MessagingModule {
         routes.get("messages/{messageID}/replies", doc: RouteDoc(
             "Replies to a message (oldest first by default)",
             parameters: RouteDoc.pageParameters(defaultOrder: "asc"),
-            response: .page(MessagingSchemas.message))
+            response: .page(channels.schemas.message))
         ) { request, context -> Envelope<[Message]> in
             let id = try pathID(context.parameters.get("messageID"), "Message")
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "id")], defaultAscending: true)

@@ -2,22 +2,25 @@ import Foundation
 import ParleyKernel
 
 /// Messaging's named schemas for the OpenAPI document, matching `Message.encode(to:)` and the other
-/// encoders of this module. Public: rooms, direct messages and groups answer with the same messages.
-public enum MessagingSchemas {
+/// encoders of this module, with the keys of every declared kind. Public (`ChannelService.schemas`): rooms,
+/// direct messages and groups answer with the same messages.
+public struct MessagingSchemas: Sendable {
+    let kinds: ChannelKinds
+    let configuration: MessagingModule.Configuration
+
     public static let reaction: JSONSchema = .ref(name: "Reaction", definition: .object([
         "emoji": .string(),
         "count": .integer(minimum: 1),
         "userIds": .array(.uuid),
     ]))
 
-    public static let message: JSONSchema = .ref(name: "Message", definition: .object([
-        "id": .uuid,
-        "channelId": .uuid,
-        "senderId": .uuid,
-        "roomId": JSONSchema.uuid.orNull.described("Set for room messages"),
-        "groupId": JSONSchema.uuid.orNull.described("Set for group messages"),
-        "receiverId": JSONSchema.uuid.orNull.described("Set for direct messages: the other participant"),
-        "conversationId": JSONSchema.uuid.orNull.described("Set for direct messages"),
+    public var message: JSONSchema {
+        let head = JSONSchema.fields(["id": .uuid, "channelId": .uuid, "senderId": .uuid])
+        return .ref(name: "Message", definition: .object(head + kinds.schemaFields(\.messageKeys) + Self.messageTail)
+            .described("A message; a deleted one stays as a tombstone (`isDeleted`, empty content)"))
+    }
+
+    static let messageTail = JSONSchema.fields([
         "content": JSONSchema.string().described("Empty once deleted"),
         "type": .string(enum: MessageType.allCases.map(\.rawValue)),
         "status": JSONSchema.string(enum: ["SENT", "DELIVERED", "SEEN"]).described("From the other members' receipts"),
@@ -30,9 +33,9 @@ public enum MessagingSchemas {
         "editedAt": JSONSchema.dateTime.orNull,
         "isDeleted": .boolean,
         "deletedAt": JSONSchema.dateTime.orNull,
-    ]).described("A message; a deleted one stays as a tombstone (`isDeleted`, empty content)"))
+    ])
 
-    static let reactionChange: JSONSchema = .ref(name: "ReactionChange", definition: .object([
+    public static let reactionChange: JSONSchema = .ref(name: "ReactionChange", definition: .object([
         "messageId": .uuid,
         "channelId": .uuid,
         "userId": .uuid,
@@ -53,19 +56,30 @@ public enum MessagingSchemas {
     ]))
 
     /// What a message body may say besides its target: shared by `POST /messages` and the per-channel sends.
-    public static func messageFields(_ channels: ChannelService) -> [JSONSchema.Property] {
+    public var messageFields: [JSONSchema.Property] {
         JSONSchema.fields([
-            "content": JSONSchema.string(minLength: 1, maxLength: channels.configuration.maxContentLength)
-                .described("Not blank; at most \(channels.configuration.maxContentLength) characters"),
+            "content": JSONSchema.string(minLength: 1, maxLength: configuration.maxContentLength)
+                .described("Not blank; at most \(configuration.maxContentLength) characters"),
             "type": JSONSchema.string(enum: MessageType.allCases.map(\.rawValue)).described("Default TEXT"),
             "parentId": JSONSchema.uuid.described("Reply to this message (same channel)"),
             "metadata": JSONSchema.anyObject.orNull
-                .described("At most \(channels.configuration.maxMetadataBytes) bytes as JSON; FILE/IMAGE messages need `fileId` (files module)"),
+                .described("At most \(configuration.maxMetadataBytes) bytes as JSON; FILE/IMAGE messages need `fileId` (files module)"),
         ])
     }
 
     /// A send body with no target field (the target is in the path).
-    public static func messageBody(_ channels: ChannelService) -> JSONSchema {
-        .input(messageFields(channels), required: ["content"])
+    public var messageBody: JSONSchema {
+        .input(messageFields, required: ["content"])
+    }
+
+    /// A send body naming its target: one of every declared kind's target field, plus the message's fields.
+    public var sendBody: JSONSchema {
+        let targets = kinds.declared.map { JSONSchema.Property(name: $0.targetField, schema: .uuid) }
+        return .input(targets + messageFields, required: ["content"])
+    }
+
+    /// Events that point at a message's channel (`message:delete`, `file:shared`): every declared kind's keys.
+    public var referenceFields: [JSONSchema.Property] {
+        kinds.schemaFields(\.referenceKeys)
     }
 }

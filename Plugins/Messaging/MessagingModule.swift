@@ -59,9 +59,14 @@ public struct MessagingModule: ParleyModule {
     }
 
     public func register(with registrar: ModuleRegistrar) throws {
-        let channels = ChannelService(storage: registrar.storage, hub: registrar.hub, configuration: configuration, logger: registrar.logger)
+        let kinds = try ChannelKinds.declared(in: registrar.kernel.catalog)
+        let channels = ChannelService(storage: registrar.storage, hub: registrar.hub, hooks: registrar.kernel.hooks, kinds: kinds,
+                                      configuration: configuration, logger: registrar.logger)
         try registrar.provide(channels)
-        registrar.service(channels.searchIndex)
+        registrar.addService(channels.searchIndex)
+        // Sends by every path share one bucket (REST, realtime, a conversation's or group's own send route).
+        try registrar.defaultRateLimit("messages", limit: 30, windowSeconds: 60, per: .user)
+        try registrar.defaultRateLimit("typing", limit: 60, windowSeconds: 60, per: .user)
         registrar.migrations(Self.migrations)
         registrar.connectionTopics { identity in try await channels.channelTopics(userID: identity.userID) }
         registrar.presenceAudience { userID in try await channels.coMembers(userID: userID) }

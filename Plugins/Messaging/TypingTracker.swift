@@ -77,18 +77,25 @@ final class TypingTracker: Sendable {
     }
 }
 
-/// A typing indicator as clients receive it: who, and where (the target field of the channel's kind).
+/// A typing indicator as clients receive it: who, and where (every declared kind's typing keys, filled for
+/// the channel's own kind).
 struct TypingPayload: Encodable, Sendable {
     let userId: String
     let channelId: String
-    let roomId: String?
-    let groupId: String?
-    let conversationId: String?
-    let receiverId: String?
+    let kind: String
+    let targetId: String
+    let kinds: ChannelKinds
     let typing: Bool
 
     func with(typing: Bool) -> TypingPayload {
-        TypingPayload(userId: userId, channelId: channelId, roomId: roomId, groupId: groupId, conversationId: conversationId,
-                      receiverId: receiverId, typing: typing)
+        TypingPayload(userId: userId, channelId: channelId, kind: kind, targetId: targetId, kinds: kinds, typing: typing)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: WireKey.self)
+        try c.encode(userId, forKey: WireKey("userId"))
+        try c.encode(channelId, forKey: WireKey("channelId"))
+        try kinds.encode(\.typingKeys, kind: kind, channelID: channelId, targetID: targetId, into: &c)
+        try c.encode(typing, forKey: WireKey("typing"))
     }
 }

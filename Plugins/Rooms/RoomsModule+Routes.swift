@@ -16,7 +16,7 @@ extension RoomsModule {
                 "name": JSONSchema.string(minLength: 1, maxLength: 100).described("Not blank"),
                 "description": .string(maxLength: 500),
             ], required: ["name"])),
-            response: .data(RoomsSchemas.room, status: 201))
+            response: .data(RoomsSchemas.room(rooms.channels.schemas), status: 201))
         ) { request, context -> Envelope<Room> in
             let body = try await request.decodeJSON(CreateRoomBody.self, limit: context.limits.maxBodyBytes)
             var validator = Validator()
@@ -28,7 +28,7 @@ extension RoomsModule {
         }
 
         routes.get("rooms", doc: RouteDoc(
-            "List rooms", parameters: RouteDoc.pageParameters(sortable: ["createdAt", "name"]), response: .page(RoomsSchemas.room))
+            "List rooms", parameters: RouteDoc.pageParameters(sortable: ["createdAt", "name"]), response: .page(RoomsSchemas.room(rooms.channels.schemas)))
         ) { request, context -> Envelope<[Room]> in
             let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "created_at"), ("name", "name")])
             let (list, total) = try await rooms.channels.listChannels(kind: Self.kind, page: page)
@@ -38,7 +38,7 @@ extension RoomsModule {
         }
 
         routes.get("rooms/{roomID}", doc: RouteDoc(
-            "A room, with its recent messages for members", response: .data(RoomsSchemas.room))
+            "A room, with its recent messages for members", response: .data(RoomsSchemas.room(rooms.channels.schemas)))
         ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             let channel = try await rooms.room(roomID)
@@ -52,13 +52,13 @@ extension RoomsModule {
             return Envelope(Room(channel, isMember: isMember, messages: recent), message: "Room details retrieved successfully")
         }
 
-        routes.post("rooms/{roomID}/join", doc: RouteDoc("Join a room (joining twice is fine)", response: .data(RoomsSchemas.room))
+        routes.post("rooms/{roomID}/join", doc: RouteDoc("Join a room (joining twice is fine)", response: .data(RoomsSchemas.room(rooms.channels.schemas)))
         ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             return Envelope(try await rooms.join(roomID: roomID, userID: context.userID), message: "Joined room successfully")
         }
 
-        routes.post("rooms/{roomID}/leave", doc: RouteDoc("Leave a room (leaving twice is fine)", response: .data(RoomsSchemas.room))
+        routes.post("rooms/{roomID}/leave", doc: RouteDoc("Leave a room (leaving twice is fine)", response: .data(RoomsSchemas.room(rooms.channels.schemas)))
         ) { _, context -> Envelope<Room> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             return Envelope(try await rooms.leave(roomID: roomID, userID: context.userID), message: "Left room successfully")
@@ -66,13 +66,13 @@ extension RoomsModule {
 
         routes.get("messages/room/{roomID}", doc: RouteDoc(
             "A room's history (members only), newest first",
-            parameters: RouteDoc.pageParameters() + RouteDoc.cursorParameters,
-            response: .page(MessagingSchemas.message), errors: [403])
+            parameters: RouteDoc.pageParameters() + RouteDoc.historyCursorParameters,
+            response: .page(rooms.channels.schemas.message), errors: [403])
         ) { request, context -> Envelope<[Message]> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
             let query = request.uri.queryParameters
             let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.parse(query)
+            let cursor = try HistoryCursor.messages(query)
             try await rooms.requireMembership(roomID: roomID, userID: context.userID)
             let history = try await rooms.channels.history(channelID: roomID, page: page, cursor: cursor)
             return Envelope(history.messages, message: "Messages retrieved successfully",

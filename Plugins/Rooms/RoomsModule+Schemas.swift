@@ -4,7 +4,8 @@ import ParleyMessaging
 
 /// Rooms' named schemas for the OpenAPI document, matching `Room.encode(to:)`.
 enum RoomsSchemas {
-    static let room: JSONSchema = .ref(name: "Room", definition: .object([
+    static func room(_ messaging: MessagingSchemas) -> JSONSchema {
+        .ref(name: "Room", definition: .object([
         "id": .uuid,
         "_id": JSONSchema.uuid.described("Same as `id` (seed 000 clients)"),
         "name": .string(),
@@ -13,7 +14,8 @@ enum RoomsSchemas {
         "createdAt": .dateTime,
         "memberCount": .integer(minimum: 0),
         "isMember": JSONSchema.boolean.described("Whether the caller is a member"),
-        "messages": JSONSchema.array(MessagingSchemas.message)
+        "messages": JSONSchema.array(messaging.message)
             .described("Recent messages, oldest first: only in a room's details (empty for non-members) and on creation"),
     ], optional: ["messages"]).described("A public chat room"))
+    }
 }

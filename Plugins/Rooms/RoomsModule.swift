@@ -4,11 +4,14 @@ import ParleyMessaging
 
 /// Public chat rooms (seeds 000/002): anyone signed in may list and join; members post and read history.
 /// A room is a messaging channel of kind `room`; this module is its policy and API.
-public struct RoomsModule: ParleyModule {
+public struct RoomsModule: ChannelKindModule {
     public static let id = "rooms"
     public static let summary = "public chat rooms: create, list, join, leave, room history"
-    public static let dependencies: [ModuleDependency] = [.requires("messaging")]
-    static let kind = "room"
+    public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self)]
+    /// `roomId` on sends, typing events and every message.
+    public static let channelKind = ChannelKind(name: "room", targetField: "roomId", module: id,
+                                                messageKeys: [.channel("roomId", "Set for room messages")])
+    static var kind: String { channelKind.name }
 
     public struct Configuration: Decodable, Sendable {
         /// Messages included in `GET /rooms/{roomID}` for members.
@@ -36,13 +39,11 @@ public struct RoomsModule: ParleyModule {
     }
 
     public func register(with registrar: ModuleRegistrar) throws {
-        guard let channels = registrar.service(ChannelService.self) else {
-            throw BootError.configuration("rooms: the messaging module's ChannelService is missing")
-        }
+        let channels = try registrar.require(ChannelService.self)
         let rooms = RoomService(channels: channels, recentMessages: configuration.recentMessages)
         // Checked inside the message's transaction: members of an existing room only.
-        channels.registerTarget(field: "roomId") { roomID, senderID in
-            ChannelService.ResolvedTarget(channelID: roomID) { db in
+        channels.serve(Self.channelKind) { roomID, senderID in
+            ResolvedTarget(channelID: roomID) { db in
                 try RoomService.requireMembership(db, roomID: roomID, userID: senderID)
             }
         }

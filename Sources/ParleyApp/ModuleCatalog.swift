@@ -8,13 +8,14 @@ import ParleyRooms
 import ParleySocketIOConformance
 
 extension ModuleCatalog {
-    /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its target in
-    /// Package.swift, and one line here.
+    /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its line in
+    /// Package.swift's `featureModules`, and one line here. Conversation kinds put their keys on messages in
+    /// this order (`roomId`, `groupId`, `receiverId`, `conversationId`), so new kinds go after these.
     public static let parley = ModuleCatalog([
         ModuleDescriptor(MessagingModule.self),
         ModuleDescriptor(RoomsModule.self),
-        ModuleDescriptor(DirectModule.self),
         ModuleDescriptor(GroupsModule.self),
+        ModuleDescriptor(DirectModule.self),
         ModuleDescriptor(FilesModule.self),
         ModuleDescriptor(CallsModule.self),
         ModuleDescriptor(SocketIOConformanceModule.self),

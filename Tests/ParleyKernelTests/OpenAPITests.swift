@@ -8,10 +8,9 @@ import Testing
 /// transports, left out on purpose), a module turned off takes its paths and tag with it, and the docs page
 /// needs nothing from elsewhere.
 @Suite struct OpenAPITests {
-    static let allModules = ["messaging: {}", "rooms: {}", "direct: {}", "groups: {}", "files: {}",
-                             "calls: {app_secret: 0123456789abcdef0123456789abcdef}"]
+    static let allModules = TestManifest.allModules
     /// Modules whose every route must carry a real doc.
-    static let documentedOwners: Set<String> = ["messaging", "rooms", "direct", "groups", "files", "calls"]
+    static let documentedOwners = Set(TestManifest.featureModuleIDs)
 
     static func document(modules: [String]) async throws -> (ledger: [RouteLedger.Entry], document: JSONValue) {
         let directory = try TemporaryDirectory()

@@ -31,13 +31,17 @@ public struct APIClient: Sendable {
         -> (status: Int, headers: HTTPFields, body: ByteBuffer)
 
     let send: Send
+    /// The server's port when it runs on a real one (`TestApp.run(live: true)`).
+    public let port: Int?
 
     public init(send: @escaping Send) {
         self.send = send
+        port = nil
     }
 
     /// From a HummingbirdTesting client (`app.test(.router) { client in ... }`).
     public init(_ client: some TestClientProtocol) {
+        port = client.port
         self.send = { method, path, headers, body in
             try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
                 (Int(response.status.code), response.headers, response.body)
@@ -47,6 +51,7 @@ public struct APIClient: Sendable {
 
     /// From a live TestClient connected to a real port.
     public init(live client: TestClient) {
+        port = nil
         self.send = { method, path, headers, body in
             let response = try await client.execute(.init(path, method: method, authority: "localhost", headers: headers, body: body))
             return (Int(response.status.code), response.headers, response.body ?? ByteBuffer())

@@ -1,19 +1,27 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ParleyApp
 import ParleyKernel
 
 /// Builds the app through the same composition root as `parley serve`, with a test manifest enabling just
 /// `modules`, and runs `body` against it in-process.
 public enum TestApp {
-    public static func run(modules: [String] = ["messaging: {}", "rooms: {}"], directory: TemporaryDirectory? = nil,
+    /// - Parameters:
+    ///   - catalog: the modules compiled in (a test's own modules may be added to the shipped ones).
+    ///   - live: serve on a real port (`APIClient.port`), for WebSocket and Socket.IO clients.
+    ///   - rateLimits: the body of `rate_limits.policies` (one policy per line), with limits on; nil: limits off.
+    public static func run(modules: [String] = ["messaging: {}", "rooms: {}"], catalog: ModuleCatalog = .parley,
+                           directory: TemporaryDirectory? = nil, live: Bool = false, rateLimits: [String]? = nil,
                            _ body: @escaping @Sendable (APIClient) async throws -> Void) async throws {
         let owned = directory == nil
         let directory = try directory ?? TemporaryDirectory()
         defer { if owned { directory.cleanup() } }
-        let manifest = try TestManifest.manifest(directory: directory.path, modules: modules)
+        let yaml = TestManifest.yaml(directory: directory.path, modules: modules, rateLimits: rateLimits != nil,
+                                     policies: rateLimits ?? [])
+        let manifest = try Manifest.parse(yaml: yaml, catalog: catalog, environment: [:])
         let app = try await buildApplication(manifest: manifest)
-        try await app.test(.router) { client in
+        try await app.test(live ? .live : .router) { client in
             try await body(APIClient(client))
         }
     }

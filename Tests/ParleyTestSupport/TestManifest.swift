@@ -22,14 +22,21 @@ public struct TemporaryDirectory: Sendable {
 public enum TestManifest {
     public static let jwtSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
-    /// Every feature module of the catalog (what the sweeps over all routes and events run against).
-    public static let allModules = ["messaging: {}", "rooms: {}", "direct: {}", "groups: {}", "files: {}",
-                                    "calls: {app_secret: \"test-jitsi-secret-0123456789\"}"]
+    /// Every feature module of the catalog (what the sweeps over all routes and events run against), so a new
+    /// module is swept without being listed here. Options only where a module has no usable default.
+    public static let allModules = featureModuleIDs.map { id in "\(id): \(options[id] ?? "{}")" }
+
+    /// The catalog's modules bar the test fixtures.
+    public static let featureModuleIDs = ModuleCatalog.parley.ids.filter { !fixtures.contains($0) }
+
+    /// Modules that exist for other test suites and change what the main namespace serves.
+    static let fixtures: Set<String> = ["socketio_conformance"]
+    static let options = ["calls": "{app_secret: \"test-jitsi-secret-0123456789\"}"]
 
     /// YAML for a test deployment. `modules` is the body of the `modules:` map, one module per line.
     /// Rate limits are off unless a test is about them: suites send far more than 100 requests per 15 minutes.
     public static func yaml(directory: String, port: Int = 0, modules: [String] = ["messaging: {}", "rooms: {}"],
-                            extra: String = "", rateLimits: Bool = false) -> String {
+                            extra: String = "", rateLimits: Bool = false, policies: [String] = []) -> String {
         """
         server:
           host: 127.0.0.1
@@ -44,6 +51,7 @@ public enum TestManifest {
           level: warning
         rate_limits:
           enabled: \(rateLimits)
+        \(policies.isEmpty ? "" : "  policies:\n" + policies.map { "    " + $0 }.joined(separator: "\n"))
         \(extra)
         modules:
         \(modules.map { "  " + $0 }.joined(separator: "\n"))

@@ -13,6 +13,14 @@ struct KernelMiddleware: RouterMiddleware {
     let policies: RateLimitRoutes
     let clientAddress: ClientAddress
 
+    init(kernel: Kernel) {
+        auth = kernel.auth
+        limits = RequestLimits(maxBodyBytes: kernel.manifest.server.maxBodyBytes)
+        limiter = kernel.rateLimiter
+        policies = kernel.rateLimitRoutes
+        clientAddress = ClientAddress(trustedProxies: kernel.manifest.rateLimits.trustedProxies)
+    }
+
     /// Under /api/ but never limited: probes and the API's own description.
     static let unlimited: Set<String> = ["/api/v1/health", "/api/v1/health/ready", "/api/openapi.json", "/api/docs"]
 

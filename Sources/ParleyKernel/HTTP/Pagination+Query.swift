@@ -59,35 +59,30 @@ public struct PageRequest: Sendable, Equatable {
     }
 }
 
-/// Message-history cursors: `before` or `after` a message id (mutually exclusive).
-public enum HistoryCursor: Sendable, Equatable {
+/// Keyset cursors over time-ordered ids: `before` or `after` an item's id (mutually exclusive); `cursor`
+/// (document 004's name) is `before` by another name. `item` names the thing in errors ("must be a message id").
+public enum KeysetCursor: Sendable, Equatable {
     case none
     case before(String)
     case after(String)
 
-    /// `before` / `after` take a message id; `cursor` (document 004's name) is `before` by another name.
-    public static func parse(_ query: Parameters) throws -> HistoryCursor {
+    public static func parse(_ query: Parameters, item: String) throws -> KeysetCursor {
+        func id(_ field: String, _ raw: String) throws -> String {
+            guard let id = ParleyID.normalized(raw) else { throw APIError.validation(field: field, "must be a \(item) id") }
+            return id
+        }
         let cursor = query["cursor"].map(String.init)
         if cursor != nil, query["before"] != nil || query["after"] != nil {
             throw APIError.validation(field: "cursor", "use one of cursor, before or after")
         }
-        if let cursor {
-            guard let id = ParleyID.normalized(cursor) else { throw APIError.validation(field: "cursor", "must be a message id") }
-            return .before(id)
-        }
+        if let cursor { return .before(try id("cursor", cursor)) }
         let before = query["before"].map(String.init)
         let after = query["after"].map(String.init)
         if before != nil, after != nil {
             throw APIError.validation(field: "before", "use either before or after, not both")
         }
-        if let before {
-            guard let id = ParleyID.normalized(before) else { throw APIError.validation(field: "before", "must be a message id") }
-            return .before(id)
-        }
-        if let after {
-            guard let id = ParleyID.normalized(after) else { throw APIError.validation(field: "after", "must be a message id") }
-            return .after(id)
-        }
+        if let before { return .before(try id("before", before)) }
+        if let after { return .after(try id("after", after)) }
         return .none
     }
 }

@@ -235,6 +235,8 @@ public struct Manifest: Sendable {
     public var rateLimits = RateLimitSettings()
     public var metrics = MetricsSettings()
     public var modules: [EnabledModule] = []
+    /// Every module compiled in (the catalog the manifest was read against), enabled or not.
+    public var catalog = ModuleCatalog([])
 
     public init(server: ServerSettings = ServerSettings(), storage: StorageSettings = StorageSettings(),
                 auth: AuthSettings = AuthSettings(), realtime: RealtimeSettings = RealtimeSettings(),
@@ -295,6 +297,7 @@ struct ManifestDocument: Decodable {
         guard let catalog = decoder.userInfo[Self.catalogKey] as? ModuleCatalog else {
             throw ConfigError(path: "", message: "internal: no module catalog given to the manifest decoder")
         }
+        manifest.catalog = catalog
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // Sections are decoded even when absent, so `PARLEY_SERVER_PORT` works without a `server:` section.
         manifest.server = try ServerSettings(from: c.superDecoder(forKey: .server))

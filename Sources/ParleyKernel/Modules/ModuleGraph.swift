@@ -1,35 +1,5 @@
 import Foundation
 
-/// Why the kernel refuses to boot. Every case names what is wrong and where.
-public enum BootError: Error, CustomStringConvertible, Sendable {
-    case missingDependency(module: String, requires: String)
-    case dependencyCycle([String])
-    case routeConflict(method: String, path: String, first: String, second: String)
-    case eventConflict(event: String, first: String, second: String)
-    case serviceConflict(service: String, first: String, second: String)
-    case invalidRoutes(String)
-    case configuration(String)
-
-    public var description: String {
-        switch self {
-        case .missingDependency(let module, let requires):
-            return "module '\(module)' requires module '\(requires)', which is not enabled in modules:"
-        case .dependencyCycle(let cycle):
-            return "module dependency cycle: \(cycle.joined(separator: " -> "))"
-        case .routeConflict(let method, let path, let first, let second):
-            return "route conflict: \(method) \(path) is registered by both '\(first)' and '\(second)'"
-        case .eventConflict(let event, let first, let second):
-            return "realtime event conflict: '\(event)' is handled by both '\(first)' and '\(second)'"
-        case .serviceConflict(let service, let first, let second):
-            return "service conflict: \(service) is provided by both '\(first)' and '\(second)'"
-        case .invalidRoutes(let detail):
-            return "invalid routes: \(detail)"
-        case .configuration(let detail):
-            return detail
-        }
-    }
-}
-
 /// Orders enabled modules so each comes after what it depends on.
 public enum ModuleGraph {
     /// Kahn's algorithm; among modules free to go next, the one first in `modules` order goes first, so the

@@ -4,94 +4,39 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Services modules offer each other, by type. One provider per type; a second is a boot error.
-public final class ServiceRegistry: Sendable {
-    private let entries = Mutex<[ObjectIdentifier: (owner: String, value: any Sendable)]>([:])
-
-    public init() {}
-
-    func provide<S: Sendable>(_ value: S, as type: S.Type, owner: String) throws {
-        try entries.withLock { entries in
-            if let existing = entries[ObjectIdentifier(type)] {
-                throw BootError.serviceConflict(service: String(describing: type), first: existing.owner, second: owner)
-            }
-            entries[ObjectIdentifier(type)] = (owner, value)
-        }
-    }
-
-    public func get<S: Sendable>(_ type: S.Type) -> S? {
-        entries.withLock { $0[ObjectIdentifier(type)]?.value as? S }
-    }
-}
-
-/// What the kernel offers every module: storage, accounts, the realtime hub, and each other's services.
-public final class Kernel: Sendable {
-    public let manifest: Manifest
-    public let storage: any Storage
-    public let auth: AuthService
-    public let hub: RealtimeHub
-    public let services: ServiceRegistry
-    public let logger: Logger
-    public let rateLimiter: RateLimiter
-    let rateLimitRoutes = RateLimitRoutes()
-
-    init(manifest: Manifest, storage: any Storage, auth: AuthService, hub: RealtimeHub, logger: Logger) {
-        self.manifest = manifest
-        self.storage = storage
-        self.auth = auth
-        self.hub = hub
-        self.services = ServiceRegistry()
-        self.logger = logger
-        rateLimiter = RateLimiter(settings: manifest.rateLimits)
-    }
-
-    /// Puts a route under a named rate-limit policy; an unknown policy is a boot error naming both.
-    func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, owner: String) throws {
-        guard rateLimiter.policy(named: policy) != nil else {
-            throw BootError.configuration("\(owner): rate-limit policy '\(policy)' for \(method.rawValue) \(path) is not in rate_limits.policies")
-        }
-        rateLimitRoutes.add(policy: policy, method: method.rawValue, path: path)
-    }
-
-    /// Whether a module is enabled in this deployment (for optional integrations).
-    public func isEnabled(_ moduleID: String) -> Bool {
-        manifest.enabledModuleIDs.contains(moduleID)
-    }
-}
-
-/// Collects what one module registers. Used only inside `register(with:)`; the kernel owns the results.
+/// What one module may register, used only inside `register(with:)`. Everything goes into the host's single
+/// ledger, which owns ordering, conflict checks and teardown; nothing is registered later.
 public final class ModuleRegistrar {
     public let moduleID: String
     public let kernel: Kernel
     public let logger: Logger
-    let root: LedgerRouter
-    private(set) var migrations: [Migration] = []
-    private(set) var events: [(name: String, policy: String?, handler: EventRouter.Handler)] = []
-    private(set) var lifecycleServices: [any Service] = []
-    private(set) var socketIONamespaces: [(name: String, namespace: any SocketIONamespace)] = []
-    private(set) var engineIOEndpoints: [(path: String, handler: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void)] = []
+    let host: ModuleHost
+    /// The module's place in dependency order (hooks of equal priority run in this order).
+    let moduleIndex: Int
 
-    init(moduleID: String, kernel: Kernel, root: LedgerRouter) {
+    init(moduleID: String, moduleIndex: Int, host: ModuleHost) {
         self.moduleID = moduleID
-        self.kernel = kernel
-        var logger = kernel.logger
+        self.moduleIndex = moduleIndex
+        self.host = host
+        kernel = host.kernel
+        var logger = host.kernel.logger
         logger[metadataKey: "module"] = "\(moduleID)"
         self.logger = logger
-        self.root = root
     }
 
     public var storage: any Storage { kernel.storage }
     public var hub: RealtimeHub { kernel.hub }
 
+    // MARK: Routes and realtime events
+
     /// Public routes under `prefix` (default `/api/v1`).
     public func routes(_ prefix: String = "/api/v1") -> RouterGroup<ParleyRequestContext> {
-        LedgerRouter(router: root.router, ledger: root.ledger, owner: moduleID).group(RouterPath(prefix))
+        host.root(owner: moduleID).group(RouterPath(prefix))
     }
 
     /// Routes that require a signed-in user: a request without a valid token gets 401 before the handler runs.
     public func authenticatedRoutes(_ prefix: String = "/api/v1") -> RouterGroup<AuthenticatedContext> {
-        LedgerRouter(router: root.router, ledger: root.ledger, owner: moduleID)
-            .group(RouterPath(prefix), context: AuthenticatedContext.self)
+        host.root(owner: moduleID).group(RouterPath(prefix), context: AuthenticatedContext.self)
     }
 
     /// A realtime event handler, served by every transport. The reply becomes the ack of an ack'd emit.
@@ -100,31 +45,74 @@ public final class ModuleRegistrar {
         _ event: String, _ input: Input.Type, rateLimit policy: String? = nil,
         _ handler: @escaping @Sendable (Input, RealtimeContext) async throws -> EventReply
     ) {
-        events.append((event, policy, { payload, context in
+        host.addEvent(event, policy: policy, owner: moduleID) { payload, context in
             try await handler(try payload.decode(Input.self), context)
-        }))
+        }
     }
 
-    /// Charges a route (path under `prefix`, captures as `{name}`) to a named policy of `rate_limits`
-    /// instead of `default`.
+    /// A Socket.IO namespace (e.g. `/admin`). Registering `/` replaces Parley's own main namespace.
+    public func socketIONamespace(_ name: String, _ namespace: any SocketIONamespace) {
+        host.addNamespace(name, namespace, owner: moduleID)
+    }
+
+    /// A raw Engine.IO endpoint at `path` (no Socket.IO on top), with the manifest's Engine.IO settings.
+    public func engineIOEndpoint(path: String, _ handler: @escaping @Sendable (EngineIOMessage, EngineIOConnection) async -> Void) {
+        host.addEngineIOEndpoint(path, handler, owner: moduleID)
+    }
+
+    // MARK: Rate limits
+
+    /// Declares this module's default for a rate-limit policy it charges routes or events to (`rate_limits.policies`
+    /// in the manifest overrides it). Declare before using it; two modules declaring one name are a boot error.
+    public func defaultRateLimit(_ policy: String, limit: Int, windowSeconds: Double, per key: RateLimitPolicy.Key) throws {
+        try kernel.rateLimiter.declare(policy, RateLimitPolicy(limit: limit, windowSeconds: windowSeconds, per: key), owner: moduleID)
+    }
+
+    /// Charges a route (path under `prefix`, captures as `{name}`) to a named policy instead of `default`.
     public func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, prefix: String = "/api/v1") throws {
         let full = path.hasPrefix("/") ? path : prefix + "/" + path
         try kernel.rateLimit(policy, method, full, owner: moduleID)
     }
 
+    // MARK: Storage and background work
+
     /// This module's migrations, applied in order as group `<moduleID>`.
     public func migrations(_ list: [Migration]) {
-        migrations.append(contentsOf: list)
+        host.addMigrations(list, owner: moduleID)
     }
 
-    /// Offers a service to modules registered after this one (i.e. those depending on it).
+    /// Long-running work (sweepers, workers), started with the server and stopped in reverse order.
+    public func addService(_ service: some Service) {
+        host.addService(service)
+    }
+
+    // MARK: Services modules offer each other
+
+    /// Offers a service to the modules registered after this one (those that depend on it).
     public func provide<S: Sendable>(_ service: S, as type: S.Type = S.self) throws {
         try kernel.services.provide(service, as: type, owner: moduleID)
     }
 
-    /// A service another module provides; nil when that module is not enabled.
-    public func service<S: Sendable>(_ type: S.Type) -> S? {
+    /// A service this module cannot work without; a boot error naming this module when no enabled module
+    /// provides it. Declare the provider in `dependencies` (`.requires(MessagingModule.self)`) so it registers first.
+    public func require<S: Sendable>(_ type: S.Type) throws -> S {
+        guard let service = kernel.services.get(type) else {
+            throw BootError.missingService(service: String(describing: type), module: moduleID)
+        }
+        return service
+    }
+
+    /// A service this module uses when it is there (its provider is an `.optional` dependency); nil otherwise.
+    public func optional<S: Sendable>(_ type: S.Type) -> S? {
         kernel.services.get(type)
+    }
+
+    // MARK: Hooks
+
+    /// Attaches a handler to a hook point (see each point's contract where it is declared). Handlers run by
+    /// `priority`, highest first, then in module order.
+    public func hook<Handler: Sendable>(_ point: HookPoint<Handler>, priority: Int = 0, _ handler: Handler) {
+        kernel.hooks.add(point, priority: priority, moduleIndex: moduleIndex, owner: moduleID, handler)
     }
 
     /// Topics a new realtime connection joins besides its user topic (e.g. its channels).
@@ -135,20 +123,5 @@ public final class ModuleRegistrar {
     /// Users told when a user comes online or goes offline (e.g. those sharing a channel).
     public func presenceAudience(_ provider: @escaping RealtimeHub.AudienceProvider) {
         kernel.hub.addAudienceProvider(provider)
-    }
-
-    /// A Socket.IO namespace (e.g. `/admin`). Registering `/` replaces Parley's own main namespace.
-    public func socketIONamespace(_ name: String, _ namespace: any SocketIONamespace) {
-        socketIONamespaces.append((name, namespace))
-    }
-
-    /// A raw Engine.IO endpoint at `path` (no Socket.IO on top), with the manifest's Engine.IO settings.
-    public func engineIOEndpoint(path: String, _ handler: @escaping @Sendable (EngineIOMessage, EngineIOConnection) async -> Void) {
-        engineIOEndpoints.append((path, handler))
-    }
-
-    /// Long-running work (sweepers, workers) run and shut down with the server.
-    public func service(_ service: some Service) {
-        lifecycleServices.append(service)
     }
 }

@@ -8,6 +8,9 @@ public struct ModuleDependency: Sendable, Hashable {
 
     public static func requires(_ id: String) -> ModuleDependency { ModuleDependency(id: id, isRequired: true) }
     public static func optional(_ id: String) -> ModuleDependency { ModuleDependency(id: id, isRequired: false) }
+    /// The typed forms: the compiler then checks the module exists (and its target is a dependency).
+    public static func requires<M: ParleyModule>(_ module: M.Type) -> ModuleDependency { .requires(M.id) }
+    public static func optional<M: ParleyModule>(_ module: M.Type) -> ModuleDependency { .optional(M.id) }
 }
 
 /// A compiled-in feature module. It lives in its own target under `Plugins/`, is listed once in the catalog,
@@ -24,8 +27,8 @@ public protocol ParleyModule: Sendable {
 
     init(configuration: Configuration)
 
-    /// The one registration step: routes, realtime handlers, migrations, services, hooks. The kernel owns
-    /// what is registered here (ordering, conflict checks, teardown); nothing is registered later.
+    /// The one registration step: routes, realtime handlers, migrations, services, hooks, rate-limit defaults.
+    /// The kernel owns what is registered here (ordering, conflict checks, teardown); nothing is registered later.
     func register(with registrar: ModuleRegistrar) throws
 }
 
@@ -38,6 +41,8 @@ public struct ModuleDescriptor: Sendable {
     public let id: String
     public let summary: String
     public let dependencies: [ModuleDependency]
+    /// The module's type, for modules that read each other's static declarations (enabled or not).
+    public let moduleType: any ParleyModule.Type
     let decodeConfiguration: @Sendable (any Decoder) throws -> any Sendable
     let make: @Sendable (any Sendable) -> any ParleyModule
 
@@ -45,6 +50,7 @@ public struct ModuleDescriptor: Sendable {
         id = M.id
         summary = M.summary
         dependencies = M.dependencies
+        moduleType = type
         decodeConfiguration = { decoder in try M.Configuration(from: decoder) }
         make = { configuration in
             // The manifest decoded this value with `decodeConfiguration` above, so the cast cannot fail.
@@ -59,6 +65,11 @@ public struct ModuleCatalog: Sendable {
 
     public init(_ descriptors: [ModuleDescriptor]) {
         self.descriptors = descriptors
+    }
+
+    /// A catalog with `more` after these (a test's own modules beside the shipped ones).
+    public func adding(_ more: [ModuleDescriptor]) -> ModuleCatalog {
+        ModuleCatalog(descriptors + more)
     }
 
     public func descriptor(_ id: String) -> ModuleDescriptor? {

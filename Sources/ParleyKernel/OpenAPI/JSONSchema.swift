@@ -27,6 +27,11 @@ public indirect enum JSONSchema: Sendable, Equatable {
     public struct Property: Sendable, Equatable {
         public let name: String
         public let schema: JSONSchema
+
+        public init(name: String, schema: JSONSchema) {
+            self.name = name
+            self.schema = schema
+        }
     }
 
     public struct StringRules: Sendable, Equatable {
@@ -45,6 +50,11 @@ public indirect enum JSONSchema: Sendable, Equatable {
         let list = properties.map { Property(name: $0.key, schema: $0.value) }
         return .objectType(properties: list, required: list.map(\.name).filter { !optional.contains($0) },
                        additionalProperties: additionalProperties)
+    }
+
+    /// An object from a list of properties (built by parts), all present unless named in `optional`.
+    public static func object(_ list: [Property], optional: Set<String> = [], additionalProperties: Bool? = nil) -> JSONSchema {
+        .objectType(properties: list, required: list.map(\.name).filter { !optional.contains($0) }, additionalProperties: additionalProperties)
     }
 
     /// A request-body object: every property optional unless named in `required`.

@@ -21,8 +21,8 @@ public enum KernelSchemas {
         "limit": .integer(minimum: 1),
         "total": .integer(minimum: 0),
         "totalPages": .integer(minimum: 0),
-        "nextCursor": JSONSchema.uuid.described("Pass as `before` for older messages"),
-        "prevCursor": JSONSchema.uuid.described("Pass as `after` for newer messages"),
+        "nextCursor": JSONSchema.uuid.described("Pass as `before` for older items"),
+        "prevCursor": JSONSchema.uuid.described("Pass as `after` for newer items"),
     ], optional: ["nextCursor", "prevCursor"])
 
     /// `PrivateProfile`: what a user sees of themself.

@@ -116,11 +116,11 @@ public struct RouteDoc: Sendable, Equatable {
         ]
     }
 
-    /// Message-history cursors, as `HistoryCursor.parse` reads them (at most one of them).
-    public static var cursorParameters: [Parameter] {
+    /// Keyset cursors, as `KeysetCursor.parse` reads them (at most one of them); `items` names what is paged.
+    public static func cursorParameters(items: String, item: String) -> [Parameter] {
         [
-            .query("before", .uuid, "Messages older than this message id (`pagination.nextCursor`)"),
-            .query("after", .uuid, "Messages newer than this message id (`pagination.prevCursor`)"),
+            .query("before", .uuid, "\(items) older than this \(item) id (`pagination.nextCursor`)"),
+            .query("after", .uuid, "\(items) newer than this \(item) id (`pagination.prevCursor`)"),
             .query("cursor", .uuid, "Same as `before`"),
         ]
     }

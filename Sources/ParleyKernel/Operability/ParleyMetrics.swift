@@ -6,8 +6,8 @@ import Synchronization
 
 /// Parley's metrics, through swift-metrics with swift-prometheus as the backend. Names follow Prometheus
 /// conventions (`parley_` prefix, base units, `_total` counters); labels are bounded sets (transport, kind,
-/// reason, policy, route template, status) — never a user, room or e-mail. Modules record through the
-/// static functions here, so none of them depends on a metrics package.
+/// reason, policy, route template, status) — never a user, room or e-mail. These are the kernel's own;
+/// modules make theirs with swift-metrics (`Counter(label:dimensions:)`) and they land in the same registry.
 public enum ParleyMetrics {
     /// swift-metrics has one backend per process; every app built in the process (tests build many) shares it.
     static let registry: PrometheusCollectorRegistry = {
@@ -21,6 +21,12 @@ public enum ParleyMetrics {
         MetricsSystem.bootstrap(factory)
         return registry
     }()
+
+    /// Installs the Prometheus backend for swift-metrics (once per process), before any module makes its own
+    /// counters: a metric created before the bootstrap would stay a no-op.
+    static func bootstrap() {
+        _ = registry
+    }
 
     static let startedAt = Date()
     static let version = "0.4.0"
@@ -59,23 +65,10 @@ public enum ParleyMetrics {
 
     // MARK: Recording (modules and kernel)
 
-    static let messageKinds = ["message", "edit", "delete", "reaction", "receipt", "typing"]
     /// Hot-path handles made once: no key building or lock per message.
-    private static let receivedByKind: [String: Metrics.Counter] = Dictionary(uniqueKeysWithValues: messageKinds.map {
-        ($0, counter("parley_messages_received_total", [("kind", $0)]))
-    })
     private static let delivered = counter("parley_messages_delivered_total")
     private static let broadcastDuration = timer("parley_broadcast_duration_seconds")
     private static let deliveryLatency = timer("parley_message_delivery_seconds")
-
-    /// A message-like event accepted from a client: `message`, `edit`, `delete`, `reaction`, `receipt`, `typing`.
-    public static func messageReceived(kind: String) {
-        (receivedByKind[kind] ?? counter("parley_messages_received_total", [("kind", kind)])).increment()
-    }
-
-    public static func uploadBytes(_ count: Int) {
-        counter("parley_uploads_bytes_total").increment(by: count)
-    }
 
     static func rateLimited(policy: String) {
         counter("parley_ratelimited_total", [("policy", policy)]).increment()

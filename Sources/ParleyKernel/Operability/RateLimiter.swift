@@ -29,9 +29,10 @@ public struct RateLimitPolicy: Decodable, Sendable, Equatable {
     }
 }
 
-/// `rate_limits:` in the manifest. The defaults are the documents': auth 5 per minute per IP (document 000;
-/// document 001 says per 15 minutes: one setting), message sends 30 per minute per user, uploads 10 per
-/// hour per user, everything else under `/api/` 100 per 15 minutes per IP; typing events have their own.
+/// `rate_limits:` in the manifest. The kernel's own defaults are the documents': auth 5 per minute per IP
+/// (document 000; document 001 says per 15 minutes: one setting), everything else under `/api/` 100 per 15
+/// minutes per IP. Modules declare the defaults of their own policies when they register (messaging: `messages`,
+/// `typing`; files: `uploads`); a policy named here overrides the default of the same name, whoever declares it.
 public struct RateLimitSettings: Decodable, Sendable {
     public var enabled = true
     /// Proxies whose `X-Forwarded-For` is believed: exact addresses or IPv4 CIDR blocks (`10.0.0.0/8`).
@@ -39,12 +40,12 @@ public struct RateLimitSettings: Decodable, Sendable {
     /// Most keys remembered per policy; past it, idle keys go first, then the least recently seen.
     public var maxKeys = 100_000
     public var policies: [String: RateLimitPolicy] = RateLimitSettings.defaultPolicies
+    /// The policies the manifest names: they win over any default, and each must be declared by the kernel or
+    /// an enabled module (checked at boot, once every module has declared its own).
+    public var configured: Set<String> = []
 
     public static let defaultPolicies: [String: RateLimitPolicy] = [
         "auth": RateLimitPolicy(limit: 5, windowSeconds: 60, per: .ip),
-        "messages": RateLimitPolicy(limit: 30, windowSeconds: 60, per: .user),
-        "uploads": RateLimitPolicy(limit: 10, windowSeconds: 3600, per: .user),
-        "typing": RateLimitPolicy(limit: 60, windowSeconds: 60, per: .user),
         "default": RateLimitPolicy(limit: 100, windowSeconds: 900, per: .ip),
     ]
 
@@ -69,6 +70,7 @@ public struct RateLimitSettings: Decodable, Sendable {
                 throw ConfigError(path: "rate_limits.policies.\(name).window_seconds", message: "must be positive")
             }
             policies[name] = policy
+            configured.insert(name)
         }
         guard maxKeys >= 100 else { throw ConfigError(path: "rate_limits.max_keys", message: "must be at least 100") }
         for proxy in trustedProxies where ClientAddress.Matcher(proxy) == nil {
@@ -126,13 +128,34 @@ public final class RateLimiter: Sendable {
     }
 
     public let settings: RateLimitSettings
-    private let tables: [String: Table]
+    // Written only while modules register (`declare`), before any request or event is served; read-only after.
+    // A lock here would sit on every request's path for the sake of the boot.
+    nonisolated(unsafe) private var tables: [String: Table]
+    nonisolated(unsafe) private var declared: [String: String] = [:]
     private let clock: @Sendable () -> Double
 
     public init(settings: RateLimitSettings, clock: @escaping @Sendable () -> Double = RateLimiter.monotonicSeconds) {
         self.settings = settings
         self.clock = clock
         tables = settings.policies.mapValues(Table.init(policy:))
+        for name in RateLimitSettings.defaultPolicies.keys { declared[name] = "kernel" }
+    }
+
+    /// A module's default for one of its policies; the manifest's policy of that name, if any, wins. Boot only.
+    /// Two owners of one policy name are a boot error naming both.
+    func declare(_ name: String, _ policy: RateLimitPolicy, owner: String) throws {
+        if let first = declared[name] {
+            throw BootError.conflict(what: "rate-limit policy", name: name, first: first, second: owner)
+        }
+        declared[name] = owner
+        if !settings.configured.contains(name) { tables[name] = Table(policy: policy) }
+    }
+
+    /// Policies the manifest names that neither the kernel nor an enabled module declares.
+    func checkConfigured() throws {
+        if let unknown = settings.configured.sorted().first(where: { declared[$0] == nil }) {
+            throw BootError.unknownRateLimitPolicy(policy: unknown, known: declared.keys.sorted())
+        }
     }
 
     public static func monotonicSeconds() -> Double {
@@ -143,7 +166,7 @@ public final class RateLimiter: Sendable {
 
     public var isEnabled: Bool { settings.enabled }
 
-    public func policy(named name: String) -> RateLimitPolicy? { settings.policies[name] }
+    public func policy(named name: String) -> RateLimitPolicy? { tables[name]?.policy }
 
     /// Buckets currently held for a policy (for tests and metrics).
     public func keyCount(policy: String) -> Int { tables[policy]?.buckets.withLock { $0.count } ?? 0 }

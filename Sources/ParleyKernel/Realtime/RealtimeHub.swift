@@ -25,11 +25,13 @@ public final class RealtimeHub: Sendable {
     private let hooks = Mutex(Hooks())
     private let backplane: any Backplane
     private let presence: PresenceStore
+    private let lifecycleHooks: HookRegistry
     private let logger: Logger
 
-    init(backplane: any Backplane, presence: PresenceStore, logger: Logger) {
+    init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, logger: Logger) {
         self.backplane = backplane
         self.presence = presence
+        lifecycleHooks = hooks
         self.logger = logger
         backplane.attach { [weak self] message in self?.deliver(message) }
     }
@@ -69,12 +71,13 @@ public final class RealtimeHub: Sendable {
         }
         ParleyMetrics.connectionOpened(transport: connection.transport)
         if first { await announce(userID: connection.userID, online: true) }
+        await runLifecycleHooks(ConnectionHooks.userDidConnect, connection)
     }
 
     /// Removes a connection; the user goes offline when it was their last.
     public func disconnect(_ connection: RealtimeConnection) async {
-        let last = state.withLock { state -> Bool in
-            guard state.connections.removeValue(forKey: connection.id) != nil else { return false }
+        let (removed, last) = state.withLock { state -> (Bool, Bool) in
+            guard state.connections.removeValue(forKey: connection.id) != nil else { return (false, false) }
             for topic in state.connectionTopics.removeValue(forKey: connection.id) ?? [] {
                 state.topicMembers[topic]?.remove(connection.id)
                 if state.topicMembers[topic]?.isEmpty == true { state.topicMembers[topic] = nil }
@@ -82,12 +85,25 @@ public final class RealtimeHub: Sendable {
             state.userConnections[connection.userID]?.remove(connection.id)
             if state.userConnections[connection.userID]?.isEmpty == true {
                 state.userConnections[connection.userID] = nil
-                return true
+                return (true, true)
             }
-            return false
+            return (true, false)
         }
         ParleyMetrics.disconnected(reason: connection.reasonForClose.map { "\($0)" } ?? "client_gone")
         if last { await announce(userID: connection.userID, online: false) }
+        if removed { await runLifecycleHooks(ConnectionHooks.userDidDisconnect, connection) }
+    }
+
+    /// Observers only (see `ConnectionHooks`): a failure is logged and the connection goes on.
+    private func runLifecycleHooks(_ point: HookPoint<@Sendable (RealtimeConnection) async throws -> Void>,
+                                   _ connection: RealtimeConnection) async {
+        for (owner, handler) in lifecycleHooks.handlers(point) {
+            do {
+                try await handler(connection)
+            } catch {
+                logger.error("\(point.name) handler of '\(owner)' failed: \(error)")
+            }
+        }
     }
 
     public var connectionCount: Int { state.withLock { $0.connections.count } }

@@ -7,7 +7,7 @@ import ParleyTestSupport
 import Synchronization
 
 /// A WebSocket client for tests: send frames, await frames by event name, see whether the server closed it.
-final class WebSocketTestClient: Sendable {
+public final class WebSocketTestClient: Sendable {
     private let incoming: AsyncStream<JSONValue>
     private let incomingContinuation: AsyncStream<JSONValue>.Continuation
     private let outgoing: AsyncStream<String>.Continuation
@@ -15,7 +15,7 @@ final class WebSocketTestClient: Sendable {
     private let task: Task<WebSocketCloseFrame?, any Error>
     private let pump: Task<Void, Never>
 
-    init(url: String, headers: HTTPFields = [:]) {
+    public init(url: String, headers: HTTPFields = [:]) {
         let (incoming, incomingContinuation) = AsyncStream.makeStream(of: JSONValue.self)
         let (outgoingStream, outgoing) = AsyncStream.makeStream(of: String.self)
         self.incoming = incoming
@@ -33,8 +33,9 @@ final class WebSocketTestClient: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for try await message in inbound.messages(maxSize: 1 << 20) {
-                            if case .text(let text) = message,
-                               let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) {
+                            guard case .text(let text) = message else { continue }
+                            buffered.texts.withLock { $0.append(text) }
+                            if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) {
                                 incomingContinuation.yield(value)
                             }
                         }
@@ -51,18 +52,18 @@ final class WebSocketTestClient: Sendable {
         }
     }
 
-    func send(_ event: String, _ data: JSONValue, ack: Int? = nil) throws {
+    public func send(_ event: String, _ data: JSONValue, ack: Int? = nil) throws {
         var frame: [String: JSONValue] = ["event": .string(event), "data": data]
         if let ack { frame["ack"] = .number(Double(ack)) }
         sendRaw(String(decoding: try JSONEncoder().encode(JSONValue.object(frame)), as: UTF8.self))
     }
 
-    func sendRaw(_ text: String) {
+    public func sendRaw(_ text: String) {
         outgoing.yield(text)
     }
 
     /// The next frame matching `predicate` (earlier non-matching frames stay for later calls); nil on timeout.
-    func next(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (JSONValue) -> Bool) async -> JSONValue? {
+    public func next(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (JSONValue) -> Bool) async -> JSONValue? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let frame = buffered.frames.withLock({ frames -> JSONValue? in
@@ -76,19 +77,34 @@ final class WebSocketTestClient: Sendable {
         return nil
     }
 
-    func next(event: String, timeout: Duration = .seconds(5)) async -> JSONValue? {
+    public func next(event: String, timeout: Duration = .seconds(5)) async -> JSONValue? {
         await next(timeout: timeout) { $0["event"]?.string == event }
     }
 
-    func ack(_ id: Int, timeout: Duration = .seconds(5)) async -> JSONValue? {
+    public func ack(_ id: Int, timeout: Duration = .seconds(5)) async -> JSONValue? {
         await next(timeout: timeout) { $0["ack"]?.int == id }
     }
 
+    /// The next text frame, as sent, matching `predicate` (e.g. a Socket.IO packet); earlier ones stay. Nil on timeout.
+    public func nextText(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (String) -> Bool) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let text = buffered.texts.withLock({ texts -> String? in
+                guard let index = texts.firstIndex(where: predicate) else { return nil }
+                return texts.remove(at: index)
+            }) {
+                return text
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
     /// Frames received and not yet taken by `next`.
-    var pending: [JSONValue] { buffered.frames.withLock { $0 } }
+    public var pending: [JSONValue] { buffered.frames.withLock { $0 } }
 
     /// Waits for the connection to end; returns the server's close frame if any.
-    func closed(timeout: Duration = .seconds(5)) async -> (closed: Bool, frame: WebSocketCloseFrame?) {
+    public func closed(timeout: Duration = .seconds(5)) async -> (closed: Bool, frame: WebSocketCloseFrame?) {
         await withTaskGroup(of: (Bool, WebSocketCloseFrame?).self) { group in
             group.addTask { [task] in
                 let frame = try? await task.value
@@ -105,18 +121,20 @@ final class WebSocketTestClient: Sendable {
     }
 
     /// Whether connecting failed outright (e.g. the upgrade was refused).
-    func failed(timeout: Duration = .seconds(5)) async -> Bool {
+    public func failed(timeout: Duration = .seconds(5)) async -> Bool {
         switch await Task { [task] in await task.result }.value {
         case .failure: return true
         case .success: return false
         }
     }
 
-    func close() {
+    public func close() {
         outgoing.finish()
     }
 }
 
 final class FrameBuffer: Sendable {
     let frames = Mutex<[JSONValue]>([])
+    /// Every text frame as received (Socket.IO packets are not JSON), taken separately by `nextText`.
+    let texts = Mutex<[String]>([])
 }

@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The composition root shared by `parley serve` and the tests: opens storage, runs migrations, registers
+/// every enabled module, and returns the application ready to run (the port opens when it runs).
+public func buildApplication(manifest: Manifest, logger: Logger? = nil) async throws -> some ApplicationProtocol {
+    try await ParleyServer(manifest: manifest, logger: logger).app
+}
+
+/// A built Parley: the Hummingbird application plus what its orderly shutdown needs.
+public struct ParleyServer: Sendable {
+    public let app: Application<RouterResponder<ParleyRequestContext>>
+    let hub: RealtimeHub
+    let engines: [EngineIOServer]
+    let storage: any Storage
+    let logger: Logger
+    let grace: Duration
+
+    public init(manifest: Manifest, logger: Logger? = nil) async throws {
+        let logger = {
+            var logger = logger ?? Logger(label: "parley")
+            logger.logLevel = Logger.Level(rawValue: manifest.logging.level) ?? .info
+            return logger
+        }()
+        let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
+        let storage = try SQLiteStorage(
+            path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
+        let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
+        // Migrations run here, before any port opens.
+        try await storage.migrate(assembly.migrations)
+        try await PresenceStore(storage: storage).resetAll()
+
+        let host = manifest.server.host
+        let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
+        // No endpoint takes a frame larger than either limit.
+        let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
+        app = Application(
+            router: assembly.router,
+            server: HTTPServerBuilder { [decide = assembly.realtime.decideUpgrade] responder in
+                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
+            },
+            configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
+            services: assembly.services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? manifest.server.port
+                // The operator's line: shown whatever the configured level.
+                var startup = logger
+                startup.logLevel = min(logger.logLevel, .notice)
+                startup.notice("Parley listening on http://\(host):\(port) · \(summary)")
+            },
+            logger: logger)
+        hub = assembly.kernel.hub
+        engines = assembly.realtime.engines
+        self.storage = storage
+        self.logger = logger
+        grace = .seconds(manifest.server.shutdownGraceSeconds)
+    }
+
+    /// Serves until SIGTERM/SIGINT, then: realtime clients are told first (WebSocket close 1001), the server
+    /// stops accepting and finishes in-flight requests within the grace period, and storage closes last.
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = grace
+        // Services stop in reverse order: realtime first, then the HTTP server.
+        try await ServiceGroup(configuration: configuration).run()
+        try await storage.close()
+    }
+}
+
+/// On shutdown, closes every realtime connection and gives their writers a moment to send the close frame.
+struct RealtimeShutdown: Service {
+    let hub: RealtimeHub
+    let engines: [EngineIOServer]
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.closeAll()
+        for engine in engines { engine.closeAll() }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
