@@ -85,6 +85,19 @@ extension ParleyCommand {
                 let state = enabled.map { $0.contains(descriptor.id) ? "enabled" : "disabled" } ?? "unknown (manifest not loaded)"
                 print("\(descriptor.id.padding(toLength: 14, withPad: " ", startingAt: 0)) \(state.padding(toLength: 9, withPad: " ", startingAt: 0)) requires: \(dependencies.isEmpty ? "-" : dependencies.joined(separator: ", "))  \(descriptor.summary)")
             }
+            // What the enabled modules registered beyond routes: hooks in running order, rate-limit policies by owner.
+            guard let manifest = try? Manifest.load(path: options.path, catalog: .parley),
+                  let assembly = try? await ParleyAssembly.check(manifest: manifest)
+            else { return }
+            print("\nhooks (handlers in running order):")
+            for (point, owners) in assembly.kernel.hooks.summary {
+                print("  \(point.padding(toLength: 22, withPad: " ", startingAt: 0)) \(owners.joined(separator: ", "))")
+            }
+            print("\nrate-limit policies:")
+            for (name, owner, policy, configured) in assembly.kernel.rateLimiter.policies {
+                let source = configured ? "manifest (default from \(owner))" : "default from \(owner)"
+                print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(policy.limit) per \(Int(policy.windowSeconds)) s per \(policy.per.rawValue)  \(source)")
+            }
         }
     }
 

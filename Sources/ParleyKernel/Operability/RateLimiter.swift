@@ -151,6 +151,13 @@ public final class RateLimiter: Sendable {
         if !settings.configured.contains(name) { tables[name] = Table(policy: policy) }
     }
 
+    /// Every policy in force with who declared it (`kernel` or a module) and whether the manifest overrides it.
+    public var policies: [(name: String, owner: String, policy: RateLimitPolicy, configured: Bool)] {
+        tables.keys.sorted().map { name in
+            (name, declared[name] ?? "manifest", tables[name]!.policy, settings.configured.contains(name))
+        }
+    }
+
     /// Policies the manifest names that neither the kernel nor an enabled module declares.
     func checkConfigured() throws {
         if let unknown = settings.configured.sorted().first(where: { declared[$0] == nil }) {
