@@ -64,17 +64,7 @@ public final class WebSocketTestClient: Sendable {
 
     /// The next frame matching `predicate` (earlier non-matching frames stay for later calls); nil on timeout.
     public func next(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (JSONValue) -> Bool) async -> JSONValue? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let frame = buffered.frames.withLock({ frames -> JSONValue? in
-                guard let index = frames.firstIndex(where: predicate) else { return nil }
-                return frames.remove(at: index)
-            }) {
-                return frame
-            }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return nil
+        await Self.poll(timeout: timeout) { [buffered] in Self.take(from: buffered.frames, where: predicate) }
     }
 
     public func next(event: String, timeout: Duration = .seconds(5)) async -> JSONValue? {
@@ -87,14 +77,20 @@ public final class WebSocketTestClient: Sendable {
 
     /// The next text frame, as sent, matching `predicate` (e.g. a Socket.IO packet); earlier ones stay. Nil on timeout.
     public func nextText(timeout: Duration = .seconds(5), where predicate: @escaping @Sendable (String) -> Bool) async -> String? {
+        await Self.poll(timeout: timeout) { [buffered] in Self.take(from: buffered.texts, where: predicate) }
+    }
+
+    private static func take<T: Sendable>(from list: borrowing Mutex<[T]>, where predicate: (T) -> Bool) -> T? {
+        list.withLock { items -> T? in
+            guard let index = items.firstIndex(where: predicate) else { return nil }
+            return items.remove(at: index)
+        }
+    }
+
+    private static func poll<T>(timeout: Duration, _ attempt: () -> T?) async -> T? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let text = buffered.texts.withLock({ texts -> String? in
-                guard let index = texts.firstIndex(where: predicate) else { return nil }
-                return texts.remove(at: index)
-            }) {
-                return text
-            }
+            if let item = attempt() { return item }
             try? await Task.sleep(for: .milliseconds(10))
         }
         return nil
