@@ -40,9 +40,9 @@ public struct ChannelKind: Sendable {
     public let module: String
     /// Keys added to every rendered message, in this order (null unless the message is of this kind).
     public let messageKeys: [Key]
-    /// Keys added to events that point at a message's channel (`message:delete`, `file:shared`).
+    /// Keys added to events that point at a channel of this kind (`message:delete`, `file:shared`).
     public let referenceKeys: [Key]
-    /// Keys added to `typing:start` / `typing:stop`.
+    /// Keys added to `typing:start` / `typing:stop` in a channel of this kind.
     public let typingKeys: [Key]
 
     public init(name: String, targetField: String, module: String, messageKeys: [Key], referenceKeys: [Key]? = nil,
@@ -142,11 +142,13 @@ public final class ChannelKinds: Sendable {
 
     // MARK: Rendering
 
-    /// Writes `keys` of every declared kind: the value for the message's own kind, null for the others.
+    /// Writes `keys` of the channel's own kind; with `nulls`, also every other declared kind's keys as null (what
+    /// messages carry, as document 001's clients expect; events carry only their own kind's keys).
     func encode<CodingKeys: CodingKey>(_ keys: KeyPath<ChannelKind, [ChannelKind.Key]>, kind: String, channelID: String,
-                                       targetID: String?, into container: inout KeyedEncodingContainer<CodingKeys>) throws {
+                                       targetID: String?, nulls: Bool, into container: inout KeyedEncodingContainer<CodingKeys>) throws {
         for declaredKind in declared {
             let own = declaredKind.name == kind
+            guard own || nulls else { continue }
             for key in declaredKind[keyPath: keys] {
                 let value: String? = own ? (key.source == .channel ? channelID : targetID) : nil
                 // Every key type used here takes any name (`WireKey`, or a caller's string-backed key).

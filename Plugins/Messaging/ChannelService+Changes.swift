@@ -99,8 +99,7 @@ extension ChannelService {
             var c = encoder.container(keyedBy: WireKey.self)
             try c.encode(message.id, forKey: WireKey("messageId"))
             try c.encode(message.channelId, forKey: WireKey("channelId"))
-            try message.kinds.encode(\.referenceKeys, kind: message.channelKind, channelID: message.channelId, targetID: message.targetId,
-                                     into: &c)
+            try message.encodeChannelReference(into: &c)
             try c.encode(deletedBy, forKey: WireKey("deletedBy"))
             try c.encode(message.deletedAt.map(Timestamp.iso), forKey: WireKey("deletedAt"))
         }

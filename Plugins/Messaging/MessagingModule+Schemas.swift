@@ -77,9 +77,4 @@ public struct MessagingSchemas: Sendable {
         let targets = kinds.declared.map { JSONSchema.Property(name: $0.targetField, schema: .uuid) }
         return .input(targets + messageFields, required: ["content"])
     }
-
-    /// Events that point at a message's channel (`message:delete`, `file:shared`): every declared kind's keys.
-    public var referenceFields: [JSONSchema.Property] {
-        kinds.schemaFields(\.referenceKeys)
-    }
 }

@@ -77,8 +77,7 @@ final class TypingTracker: Sendable {
     }
 }
 
-/// A typing indicator as clients receive it: who, and where (every declared kind's typing keys, filled for
-/// the channel's own kind).
+/// A typing indicator as clients receive it: who, and where (the typing keys of the channel's kind).
 struct TypingPayload: Encodable, Sendable {
     let userId: String
     let channelId: String
@@ -95,7 +94,7 @@ struct TypingPayload: Encodable, Sendable {
         var c = encoder.container(keyedBy: WireKey.self)
         try c.encode(userId, forKey: WireKey("userId"))
         try c.encode(channelId, forKey: WireKey("channelId"))
-        try kinds.encode(\.typingKeys, kind: kind, channelID: channelId, targetID: targetId, into: &c)
+        try kinds.encode(\.typingKeys, kind: kind, channelID: channelId, targetID: targetId, nulls: false, into: &c)
         try c.encode(typing, forKey: WireKey("typing"))
     }
 }
