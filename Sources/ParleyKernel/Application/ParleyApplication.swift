@@ -99,6 +99,8 @@ public struct ParleyAssembly {
         }
 
         let events = EventRouter(entries: eventEntries, limiter: kernel.rateLimiter)
+        // Both transports admit and dispatch through the one realtime endpoint; each keeps its own framing.
+        let realtime = RealtimeEndpoint(auth: auth, hub: hub, events: events)
         // Socket.IO: Parley's main namespace serves the same events as `/ws`; modules may add namespaces.
         let socketIO = manifest.realtime.socketio
         let engineSettings = EngineIOSettings(
@@ -107,7 +109,7 @@ public struct ParleyAssembly {
             queueLimit: manifest.realtime.outboundQueueLimit,
             writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
         var namespaces: [String: any SocketIONamespace] = [
-            "/": ParleyNamespace(auth: auth, hub: hub, events: events, queueLimit: manifest.realtime.outboundQueueLimit),
+            "/": ParleyNamespace(endpoint: realtime),
         ]
         namespaces.merge(moduleNamespaces) { _, module in module }
         var engines = [EngineIOServer(path: socketIO.path, settings: engineSettings, allowedOrigins: socketIO.allowedOrigins,
@@ -127,7 +129,7 @@ public struct ParleyAssembly {
             throw BootError.invalidRoutes("\(error)")
         }
 
-        let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
+        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, logger: logger)
         let webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
             maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
@@ -142,9 +144,11 @@ public struct ParleyAssembly {
             }
             let uri = URI(path)
             let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? uri.queryParameters["token"].map(String.init)
-            guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
-            guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
-            return .accept(webSocketSettings, transport.session(for: identity))
+            do throws(APIError) {
+                return .accept(webSocketSettings, transport.session(for: try await realtime.authenticate(token, tokenHint: "?token=")))
+            } catch {
+                return .refuse(.api(error))
+            }
         }
 
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, decideUpgrade: decideUpgrade,

@@ -11,8 +11,7 @@ import NIOWebSocket
 /// `{"event": "ack", "ack": 7, "data": ...}` or `{"event": "error", "ack": 7, "data": {"message", "code"}}`.
 struct WebSocketTransport: Sendable {
     static let name = "ws"
-    let hub: RealtimeHub
-    let events: EventRouter
+    let endpoint: RealtimeEndpoint
     let settings: RealtimeSettings
     let logger: Logger
 
@@ -62,9 +61,8 @@ struct WebSocketTransport: Sendable {
     }
 
     static func renderError(_ ack: Int?, _ payload: RealtimeErrorPayload) -> String {
-        let data = (try? JSONBody.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(data)}" }
-        return "{\"event\":\"error\",\"data\":\(data)}"
+        if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(payload.json)}" }
+        return "{\"event\":\"error\",\"data\":\(payload.json)}"
     }
 
     /// The delegate that serves one accepted `/ws` connection of `identity`.
@@ -72,7 +70,7 @@ struct WebSocketTransport: Sendable {
         Session(transport: self, identity: identity)
     }
 
-    /// One `/ws` connection: registered with the hub when it opens, removed when it closes.
+    /// One `/ws` connection: admitted when it opens, removed when it closes.
     final class Session: ServerWebSocketDelegate {
         let transport: WebSocketTransport
         let identity: Identity
@@ -88,7 +86,7 @@ struct WebSocketTransport: Sendable {
             let writer = socket.writer
             // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
             // shared by every receiver. A client too far behind is disconnected.
-            let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
+            let connection = await transport.endpoint.admit(identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
                 switch item {
                 case .event(let event):
                     return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
@@ -105,7 +103,6 @@ struct WebSocketTransport: Sendable {
                 }
             }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
             self.connection.withLock { $0 = connection }
-            await transport.hub.connect(connection)
         }
 
         func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
@@ -122,25 +119,23 @@ struct WebSocketTransport: Sendable {
         func closed(_ socket: ServerWebSocket) async {
             // Taken out: the connection's close handler holds the socket, which holds this session.
             guard let connection = self.connection.withLock({ $0.take() }) else { return }
-            connection.close(.clientGone)
-            await transport.hub.disconnect(connection)
+            await transport.endpoint.disconnect(connection)
         }
     }
 
-    fileprivate func handle(_ frame: Data, connection: RealtimeConnection) async {
-        let logger = connection.logger
+    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing.
+    func handle(_ frame: Data, connection: RealtimeConnection) async {
         guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
-                logger: logger))))
+                logger: connection.logger))))
             return
         }
-        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: logger)
-        do {
-            let reply = try await events.dispatch(head.event, payload: FramePayload(frame: frame), context: context)
+        switch await endpoint.dispatch(head.event, payload: FramePayload(frame: frame), on: connection) {
+        case .reply(let reply):
             if let ack = head.ack { connection.send(.direct(Self.renderAck(ack, reply: reply))) }
-        } catch {
-            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(error, logger: logger))))
+        case .error(let payload):
+            connection.send(.direct(Self.renderError(head.ack, payload)))
         }
     }
 }
