@@ -57,11 +57,6 @@ public struct ParleyAssembly {
         // Sign-up and sign-in share the `auth` bucket (per IP); everything else under /api/ is `default`.
         try kernel.rateLimit("auth", .post, "/api/v1/auth/register", owner: "kernel")
         try kernel.rateLimit("auth", .post, "/api/v1/auth/login", owner: "kernel")
-        // A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token).
-        kernelRoot.get("/ws") { _, context -> Response in
-            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
-            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET /ws must be a WebSocket upgrade")
-        }
 
         var eventEntries: [String: EventRouter.Entry] = [:]
         var eventConflicts: [BootError] = []
@@ -101,6 +96,8 @@ public struct ParleyAssembly {
         let events = EventRouter(entries: eventEntries, limiter: kernel.rateLimiter)
         // Both transports admit and dispatch through the one realtime endpoint; each keeps its own framing.
         let realtime = RealtimeEndpoint(auth: auth, hub: hub, events: events)
+        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, logger: logger)
+        transport.registerRoutes(on: kernelRoot)
         // Socket.IO: Parley's main namespace serves the same events as `/ws`; modules may add namespaces.
         let socketIO = manifest.realtime.socketio
         let engineSettings = EngineIOSettings(
@@ -129,26 +126,13 @@ public struct ParleyAssembly {
             throw BootError.invalidRoutes("\(error)")
         }
 
-        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, logger: logger)
-        let webSocketSettings = ServerWebSocket.Settings(
-            pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
-            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
-            writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
-        // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
-        let decideUpgrade: WebSocketUpgradeChannel.Decide = { [engines] request, _ in
-            for engine in engines {
-                if let decision = engine.decide(request) { return decision }
+        // Each endpoint decides the upgrades at its own paths; one nobody claims is refused.
+        let endpoints: [any UpgradeEndpoint] = engines + [transport]
+        let decideUpgrade: WebSocketUpgradeChannel.Decide = { request, _ in
+            for endpoint in endpoints {
+                if let decision = await endpoint.decide(request) { return decision }
             }
-            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else {
-                return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
-            }
-            let uri = URI(path)
-            let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? uri.queryParameters["token"].map(String.init)
-            do throws(APIError) {
-                return .accept(webSocketSettings, transport.session(for: try await realtime.authenticate(token, tokenHint: "?token=")))
-            } catch {
-                return .refuse(.api(error))
-            }
+            return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
         }
 
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, decideUpgrade: decideUpgrade,

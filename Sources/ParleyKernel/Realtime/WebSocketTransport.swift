@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Synchronization
 import NIOCore
@@ -9,11 +11,42 @@ import NIOWebSocket
 /// Client → server: `{"event": "...", "data": {...}, "ack": 7}` (ack optional).
 /// Server → client: `{"event": "...", "data": {...}}`; an ack'd frame is answered with
 /// `{"event": "ack", "ack": 7, "data": ...}` or `{"event": "error", "ack": 7, "data": {"message", "code"}}`.
-struct WebSocketTransport: Sendable {
+struct WebSocketTransport: UpgradeEndpoint {
     static let name = "ws"
     let endpoint: RealtimeEndpoint
-    let settings: RealtimeSettings
     let logger: Logger
+    let webSocketSettings: ServerWebSocket.Settings
+
+    init(endpoint: RealtimeEndpoint, settings: RealtimeSettings, logger: Logger) {
+        self.endpoint = endpoint
+        self.logger = logger
+        webSocketSettings = ServerWebSocket.Settings(
+            pingInterval: .seconds(Int64(settings.pingIntervalSeconds)),
+            maxMessageSize: settings.maxFrameBytes, outboundLimit: settings.outboundQueueLimit,
+            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)))
+    }
+
+    /// `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
+    /// Nil for any other path.
+    func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
+        guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return nil }
+        let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
+        do throws(APIError) {
+            let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
+            return .accept(webSocketSettings, Session(transport: self, identity: identity))
+        } catch {
+            return .refuse(.api(error))
+        }
+    }
+
+    /// A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token,
+    /// 426 for a plain GET).
+    func registerRoutes(on router: some RouterMethods<ParleyRequestContext>) {
+        router.get("/ws") { _, context -> Response in
+            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
+            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET /ws must be a WebSocket upgrade")
+        }
+    }
 
     struct FrameHead: Decodable {
         let event: String
@@ -63,11 +96,6 @@ struct WebSocketTransport: Sendable {
     static func renderError(_ ack: Int?, _ payload: RealtimeErrorPayload) -> String {
         if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(payload.json)}" }
         return "{\"event\":\"error\",\"data\":\(payload.json)}"
-    }
-
-    /// The delegate that serves one accepted `/ws` connection of `identity`.
-    func session(for identity: Identity) -> Session {
-        Session(transport: self, identity: identity)
     }
 
     /// One `/ws` connection: admitted when it opens, removed when it closes.
