@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdCore
 import Logging
 
 /// The realtime endpoints of an assembly: every module's events behind one `EventRouter`, served by Socket.IO
@@ -12,8 +11,12 @@ struct RealtimeEndpoints {
 
     init(kernel: Kernel, host: ModuleHost) {
         let manifest = kernel.manifest
-        let (auth, hub, logger) = (kernel.auth, kernel.hub, kernel.logger)
+        let logger = kernel.logger
         let events = EventRouter(entries: host.events, limiter: kernel.rateLimiter)
+        // Both transports admit and dispatch through the one realtime endpoint; each keeps its own framing.
+        let realtime = RealtimeEndpoint(auth: kernel.auth, hub: kernel.hub, events: events)
+        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, logger: logger)
+        transport.registerRoutes(on: host.root(owner: "kernel"))
         let socketIO = manifest.realtime.socketio
         let engineSettings = EngineIOSettings(
             pingInterval: .milliseconds(socketIO.pingIntervalMilliseconds), pingTimeout: .milliseconds(socketIO.pingTimeoutMilliseconds),
@@ -21,7 +24,7 @@ struct RealtimeEndpoints {
             queueLimit: manifest.realtime.outboundQueueLimit,
             writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
         var namespaces: [String: any SocketIONamespace] = [
-            "/": ParleyNamespace(auth: auth, hub: hub, events: events, queueLimit: manifest.realtime.outboundQueueLimit),
+            "/": ParleyNamespace(endpoint: realtime),
         ]
         namespaces.merge(host.namespaces.mapValues(\.namespace)) { _, module in module }
         var engines = [EngineIOServer(path: socketIO.path, settings: engineSettings, allowedOrigins: socketIO.allowedOrigins,
@@ -34,29 +37,13 @@ struct RealtimeEndpoints {
             engines.append(engine)
         }
 
-        // A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token).
-        host.root(owner: "kernel").get("/ws") { _, context -> Response in
-            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
-            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET /ws must be a WebSocket upgrade")
-        }
-        let transport = WebSocketTransport(hub: hub, events: events, settings: manifest.realtime, logger: logger)
-        let webSocketSettings = ServerWebSocket.Settings(
-            pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
-            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
-            writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
-        // `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
-        decideUpgrade = { [engines] request, _ in
-            for engine in engines {
-                if let decision = engine.decide(request) { return decision }
+        // Each endpoint decides the upgrades at its own paths; one nobody claims is refused.
+        let endpoints: [any UpgradeEndpoint] = engines + [transport]
+        decideUpgrade = { request, _ in
+            for endpoint in endpoints {
+                if let decision = await endpoint.decide(request) { return decision }
             }
-            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else {
-                return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
-            }
-            let uri = URI(path)
-            let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? uri.queryParameters["token"].map(String.init)
-            guard let token else { return .refuse(.api(.unauthorized("Authentication required: pass ?token= or an Authorization header"))) }
-            guard let identity = await auth.authenticate(token: token) else { return .refuse(.api(.unauthorized("Invalid or expired token"))) }
-            return .accept(webSocketSettings, transport.session(for: identity))
+            return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
         }
         self.events = events
         self.engines = engines

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Synchronization
 import NIOCore
@@ -9,12 +11,42 @@ import NIOWebSocket
 /// Client → server: `{"event": "...", "data": {...}, "ack": 7}` (ack optional).
 /// Server → client: `{"event": "...", "data": {...}}`; an ack'd frame is answered with
 /// `{"event": "ack", "ack": 7, "data": ...}` or `{"event": "error", "ack": 7, "data": {"message", "code"}}`.
-struct WebSocketTransport: Sendable {
+struct WebSocketTransport: UpgradeEndpoint {
     static let name = "ws"
-    let hub: RealtimeHub
-    let events: EventRouter
-    let settings: RealtimeSettings
+    let endpoint: RealtimeEndpoint
     let logger: Logger
+    let webSocketSettings: ServerWebSocket.Settings
+
+    init(endpoint: RealtimeEndpoint, settings: RealtimeSettings, logger: Logger) {
+        self.endpoint = endpoint
+        self.logger = logger
+        webSocketSettings = ServerWebSocket.Settings(
+            pingInterval: .seconds(Int64(settings.pingIntervalSeconds)),
+            maxMessageSize: settings.maxFrameBytes, outboundLimit: settings.outboundQueueLimit,
+            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)))
+    }
+
+    /// `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
+    /// Nil for any other path.
+    func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
+        guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return nil }
+        let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
+        do throws(APIError) {
+            let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
+            return .accept(webSocketSettings, Session(transport: self, identity: identity))
+        } catch {
+            return .refuse(.api(error))
+        }
+    }
+
+    /// A refused upgrade falls through to the ordinary router: this route answers it (401 for a bad token,
+    /// 426 for a plain GET).
+    func registerRoutes(on router: some RouterMethods<ParleyRequestContext>) {
+        router.get("/ws") { _, context -> Response in
+            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Authentication required") }
+            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET /ws must be a WebSocket upgrade")
+        }
+    }
 
     struct FrameHead: Decodable {
         let event: String
@@ -62,17 +94,11 @@ struct WebSocketTransport: Sendable {
     }
 
     static func renderError(_ ack: Int?, _ payload: RealtimeErrorPayload) -> String {
-        let data = (try? JSONBody.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(data)}" }
-        return "{\"event\":\"error\",\"data\":\(data)}"
+        if let ack { return "{\"event\":\"error\",\"ack\":\(ack),\"data\":\(payload.json)}" }
+        return "{\"event\":\"error\",\"data\":\(payload.json)}"
     }
 
-    /// The delegate that serves one accepted `/ws` connection of `identity`.
-    func session(for identity: Identity) -> Session {
-        Session(transport: self, identity: identity)
-    }
-
-    /// One `/ws` connection: registered with the hub when it opens, removed when it closes.
+    /// One `/ws` connection: admitted when it opens, removed when it closes.
     final class Session: ServerWebSocketDelegate {
         let transport: WebSocketTransport
         let identity: Identity
@@ -88,7 +114,7 @@ struct WebSocketTransport: Sendable {
             let writer = socket.writer
             // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
             // shared by every receiver. A client too far behind is disconnected.
-            let connection = RealtimeConnection(identity: identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
+            let connection = await transport.endpoint.admit(identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
                 switch item {
                 case .event(let event):
                     return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
@@ -105,7 +131,6 @@ struct WebSocketTransport: Sendable {
                 }
             }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
             self.connection.withLock { $0 = connection }
-            await transport.hub.connect(connection)
         }
 
         func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
@@ -122,25 +147,23 @@ struct WebSocketTransport: Sendable {
         func closed(_ socket: ServerWebSocket) async {
             // Taken out: the connection's close handler holds the socket, which holds this session.
             guard let connection = self.connection.withLock({ $0.take() }) else { return }
-            connection.close(.clientGone)
-            await transport.hub.disconnect(connection)
+            await transport.endpoint.disconnect(connection)
         }
     }
 
-    fileprivate func handle(_ frame: Data, connection: RealtimeConnection) async {
-        let logger = connection.logger
+    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing.
+    func handle(_ frame: Data, connection: RealtimeConnection) async {
         guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
-                logger: logger))))
+                logger: connection.logger))))
             return
         }
-        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: logger)
-        do {
-            let reply = try await events.dispatch(head.event, payload: FramePayload(frame: frame), context: context)
+        switch await endpoint.dispatch(head.event, payload: FramePayload(frame: frame), on: connection) {
+        case .reply(let reply):
             if let ack = head.ack { connection.send(.direct(Self.renderAck(ack, reply: reply))) }
-        } catch {
-            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(error, logger: logger))))
+        case .error(let payload):
+            connection.send(.direct(Self.renderError(head.ack, payload)))
         }
     }
 }

@@ -11,6 +11,13 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
 
+/// What serves WebSocket upgrades at paths of its own (`/ws`, an Engine.IO path): the composition root asks each
+/// in turn, and the first that answers decides.
+protocol UpgradeEndpoint: Sendable {
+    /// How to answer an upgrade request for one of this endpoint's paths; nil when the path is not its own.
+    func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision?
+}
+
 /// HTTP/1.1 with WebSocket upgrade. Unlike Hummingbird's `HTTP1WebSocketUpgradeChannel`:
 /// - a refused upgrade is answered by the ordinary router, so `/ws` with a bad token gets the 401 error envelope
 ///   instead of Hummingbird's bare 400;

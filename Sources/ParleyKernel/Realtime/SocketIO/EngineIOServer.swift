@@ -9,7 +9,7 @@ import Synchronization
 
 /// Engine.IO v4 at one path (`/socket.io/`, or `/engine.io/` for the conformance echo): handshakes, long
 /// polling, WebSocket sessions and upgrades, heartbeats, and the documented error responses.
-final class EngineIOServer: Sendable {
+final class EngineIOServer: UpgradeEndpoint {
     let path: String
     let settings: EngineIOSettings
     let allowedOrigins: [String]

@@ -5,10 +5,7 @@ import Logging
 /// CONNECT `auth.token` or the handshake's `Authorization: Bearer` header.
 struct ParleyNamespace: SocketIONamespace {
     static let transportName = "socketio"
-    let auth: AuthService
-    let hub: RealtimeHub
-    let events: EventRouter
-    let queueLimit: Int
+    let endpoint: RealtimeEndpoint
 
     struct AuthPayload: Decodable {
         let token: String?
@@ -26,12 +23,13 @@ struct ParleyNamespace: SocketIONamespace {
     func authorize(_ socket: SocketIOSocket) async throws {
         let token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
             ?? bearerToken(fromAuthorization: socket.handshakeHeaders[.authorization])
-        guard let token else { throw APIError.unauthorized("Authentication required: pass auth.token or an Authorization header") }
-        guard let identity = await auth.authenticate(token: token) else { throw APIError.unauthorized("Invalid or expired token") }
+        let identity = try await endpoint.authenticate(token, tokenHint: "auth.token")
         // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
         // The sink holds the socket strongly (a weak reference costs every delivery a side-table load);
         // `disconnected` lets go of the connection, which ends the cycle.
-        let connection = RealtimeConnection(identity: identity, transport: Self.transportName, logger: socket.logger, sink: { item in
+        // Admitted before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
+        // arrive meanwhile wait until the reply is out).
+        let connection = await endpoint.admit(identity, transport: Self.transportName, logger: socket.logger, sink: { item in
             switch item {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))
@@ -50,9 +48,6 @@ struct ParleyNamespace: SocketIONamespace {
             }
         }, eventLoop: { [session = socket.session] in session.eventLoop })
         socket.context.withLock { $0 = connection }
-        // Subscribed before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
-        // arrive meanwhile wait until the reply is out).
-        await hub.connect(connection)
     }
 
     static func build(_ event: OutboundEvent) -> String {
@@ -68,24 +63,17 @@ struct ParleyNamespace: SocketIONamespace {
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        let context = RealtimeContext(identity: connection.identity, connection: connection, logger: connection.logger)
-        do {
-            let reply = try await events.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), context: context)
-            if let ackID = event.ackID {
-                let data = EncodedReply.text(reply)
-                socket.ack(ackID, arguments: data.map { [$0] } ?? [])
-            }
-        } catch {
-            let payload = RealtimeErrorPayload(error, logger: context.logger)
-            let data = (try? JSONBody.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            socket.emit("error", arguments: [data])
+        switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), on: connection) {
+        case .reply(let reply):
+            if let ackID = event.ackID { socket.ack(ackID, arguments: EncodedReply.text(reply).map { [$0] } ?? []) }
+        case .error(let payload):
+            socket.emit("error", arguments: [payload.json])
         }
     }
 
     func disconnected(_ socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        connection.close(.clientGone)
-        await hub.disconnect(connection)
+        await endpoint.disconnect(connection)
         socket.context.withLock { $0 = nil }
     }
 }
