@@ -45,7 +45,7 @@ public struct ModuleDescriptor: Sendable {
         id = M.id
         summary = M.summary
         dependencies = M.dependencies
-        decodeConfiguration = { decoder in try M.Configuration(from: decoder) }
+        decodeConfiguration = { decoder in try decoder.singleValueContainer().decode(M.Configuration.self) } // ConfigDecoder: ModuleConfiguration defaults
         make = { configuration in
             // The manifest decoded this value with `decodeConfiguration` above, so the cast cannot fail.
             M(configuration: configuration as! M.Configuration)
