@@ -10,7 +10,7 @@ public struct DirectModule: ParleyModule {
     public static let summary = "direct messages: one conversation per pair of users, conversation list, unread counts"
     public static let dependencies: [ModuleDependency] = [.requires("messaging")]
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         public init() {}
     }
 

@@ -14,7 +14,7 @@ public struct GroupsModule: ParleyModule {
     /// Must be exactly `group`: the messaging module renders `groupId` on messages of this kind.
     static let kind = "group"
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         public init() {}
     }
 
