@@ -18,7 +18,7 @@ public struct CallsModule: ParleyModule {
     /// Group calls name their group as messages do: the channel kind whose target field is this.
     static let groupField = "groupId"
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         /// Host (optionally `:port`) of the Jitsi Meet deployment the room URLs point at.
         public var jitsiDomain = "meet.jit.si"
         /// The token's `iss`: Prosody's `app_id`.
@@ -38,62 +38,36 @@ public struct CallsModule: ParleyModule {
 
         static let minimumSecretLength = 16
 
-        enum CodingKeys: String, CodingKey {
-            case jitsiDomain = "jitsi_domain"
-            case appID = "app_id"
-            case appSecret = "app_secret"
-            case audience
-            case tenant
-            case tokenLifetimeSeconds = "token_lifetime_seconds"
-            case ringTimeoutSeconds = "ring_timeout_seconds"
-            case maxParticipants = "max_participants"
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            func path(_ key: CodingKeys) -> String { "modules.calls.\(key.rawValue)" }
-            jitsiDomain = try c.decodeIfPresent(String.self, forKey: .jitsiDomain)?.trimmingCharacters(in: .whitespaces) ?? jitsiDomain
-            appID = try c.decodeIfPresent(String.self, forKey: .appID)?.trimmingCharacters(in: .whitespaces) ?? appID
-            appSecret = try c.decodeIfPresent(String.self, forKey: .appSecret) ?? ""
-            audience = try c.decodeIfPresent(String.self, forKey: .audience)?.trimmingCharacters(in: .whitespaces) ?? audience
+        /// Trims what the manifest may pad (the tenant also lower-cased), then checks every option.
+        public mutating func validate() throws {
+            jitsiDomain = jitsiDomain.trimmingCharacters(in: .whitespaces)
+            appID = appID.trimmingCharacters(in: .whitespaces)
+            audience = audience.trimmingCharacters(in: .whitespaces)
             // Empty means unset, so `tenant: ${JITSI_TENANT:-}` works.
-            tenant = try c.decodeIfPresent(String.self, forKey: .tenant)?.trimmingCharacters(in: .whitespaces).lowercased()
+            tenant = tenant?.trimmingCharacters(in: .whitespaces).lowercased()
             if tenant?.isEmpty == true { tenant = nil }
-            tokenLifetimeSeconds = try c.decodeIfPresent(Int.self, forKey: .tokenLifetimeSeconds) ?? tokenLifetimeSeconds
-            ringTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .ringTimeoutSeconds) ?? ringTimeoutSeconds
-            maxParticipants = try c.decodeIfPresent(Int.self, forKey: .maxParticipants) ?? maxParticipants
 
             // A host name with an optional port: no scheme, path or spaces, since it is pasted into URLs.
             let hostCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-:")
-            guard !jitsiDomain.isEmpty, jitsiDomain.lowercased().unicodeScalars.allSatisfy(hostCharacters.contains) else {
-                throw ConfigError(path: path(.jitsiDomain), message: "must be a host name such as meet.example.com (no scheme or path)")
-            }
-            guard !appID.isEmpty else { throw ConfigError(path: path(.appID), message: "must not be empty") }
+            try check(!jitsiDomain.isEmpty && jitsiDomain.lowercased().unicodeScalars.allSatisfy(hostCharacters.contains),
+                      key: CodingKeys.jitsiDomain, "must be a host name such as meet.example.com (no scheme or path)")
+            try check(!appID.isEmpty, key: CodingKeys.appID, "must not be empty")
             // The secret's value never goes into an error or a log line, only its absence or length.
-            if appSecret.isEmpty {
-                throw ConfigError(path: path(.appSecret), message:
-                    "is required when the calls module is enabled (the Jitsi/Prosody app_secret; e.g. app_secret: ${JITSI_APP_SECRET})")
-            }
-            guard appSecret.count >= Self.minimumSecretLength else {
-                throw ConfigError(path: path(.appSecret), message: "must be at least \(Self.minimumSecretLength) characters")
-            }
-            guard !audience.isEmpty else { throw ConfigError(path: path(.audience), message: "must not be empty") }
+            try check(!appSecret.isEmpty, key: CodingKeys.appSecret,
+                      "is required when the calls module is enabled (the Jitsi/Prosody app_secret; e.g. app_secret: ${JITSI_APP_SECRET})")
+            try check(appSecret.count >= Self.minimumSecretLength, key: CodingKeys.appSecret,
+                      "must be at least \(Self.minimumSecretLength) characters")
+            try check(!audience.isEmpty, key: CodingKeys.audience, "must not be empty")
             if let tenant {
                 // Prosody compares the lower-cased tenant; it is also a URL path segment.
                 let tenantCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789._-")
-                guard tenant.unicodeScalars.allSatisfy(tenantCharacters.contains) else {
-                    throw ConfigError(path: path(.tenant), message: "must be letters, digits, '.', '_' or '-'")
-                }
+                try check(tenant.unicodeScalars.allSatisfy(tenantCharacters.contains), key: CodingKeys.tenant,
+                          "must be letters, digits, '.', '_' or '-'")
             }
-            guard (1...604_800).contains(tokenLifetimeSeconds) else {
-                throw ConfigError(path: path(.tokenLifetimeSeconds), message: "must be between 1 and 604800 (7 days)")
-            }
-            guard (1...3600).contains(ringTimeoutSeconds) else {
-                throw ConfigError(path: path(.ringTimeoutSeconds), message: "must be between 1 and 3600")
-            }
-            guard (1...500).contains(maxParticipants) else {
-                throw ConfigError(path: path(.maxParticipants), message: "must be between 1 and 500")
-            }
+            try check((1...604_800).contains(tokenLifetimeSeconds), key: CodingKeys.tokenLifetimeSeconds,
+                      "must be between 1 and 604800 (7 days)")
+            try check(ringTimeoutSeconds, in: 1...3600, key: CodingKeys.ringTimeoutSeconds)
+            try check(maxParticipants, in: 1...500, key: CodingKeys.maxParticipants)
         }
     }
 

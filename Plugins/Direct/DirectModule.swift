@@ -18,7 +18,7 @@ public struct DirectModule: ChannelKindModule {
         typingKeys: [.channel("conversationId", "Set for direct messages"),
                      .target("receiverId", "Set for direct messages: the other participant")])
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         public init() {}
     }
 

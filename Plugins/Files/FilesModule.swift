@@ -9,7 +9,7 @@ public struct FilesModule: ParleyModule {
     public static let summary = "file uploads (type from the bytes, by libmagic), downloads with ranges, sharing into channels"
     public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self)]
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         /// Where blobs are kept; default `files/` beside the database.
         public var directory: String?
         /// Largest accepted file (default 25 MiB).
@@ -33,22 +33,10 @@ public struct FilesModule: ParleyModule {
 
         public init() {}
 
-        enum CodingKeys: String, CodingKey {
-            case directory
-            case maxUploadBytes = "max_upload_bytes"
-            case allowedTypes = "allowed_types"
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            directory = try c.decodeIfPresent(String.self, forKey: .directory)
-            maxUploadBytes = try c.decodeIfPresent(Int.self, forKey: .maxUploadBytes) ?? maxUploadBytes
-            allowedTypes = try c.decodeIfPresent([String].self, forKey: .allowedTypes) ?? allowedTypes
-            guard maxUploadBytes > 0 else {
-                throw ConfigError(path: "modules.files.max_upload_bytes", message: "must be positive")
-            }
+        public func validate() throws {
+            try check(maxUploadBytes > 0, key: CodingKeys.maxUploadBytes, "must be positive")
             if let bad = allowedTypes.first(where: { !$0.contains("/") }) {
-                throw ConfigError(path: "modules.files.allowed_types", message: "'\(bad)' is not a MIME type (type/subtype or type/*)")
+                throw ConfigOptionError(CodingKeys.allowedTypes, "'\(bad)' is not a MIME type (type/subtype or type/*)")
             }
         }
 

@@ -16,7 +16,7 @@ public struct GroupsModule: ChannelKindModule {
                                                 messageKeys: [.channel("groupId", "Set for group messages")])
     static var kind: String { channelKind.name }
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         public init() {}
     }
 

@@ -7,7 +7,7 @@ public struct MessagingModule: ParleyModule {
     public static let id = "messaging"
     public static let summary = "channels, membership, messages, history and realtime fan-out"
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         /// Longest message content, in characters (seed 001: 5000).
         public var maxContentLength = 5000
         /// Largest `metadata` object, in bytes of JSON.
@@ -22,33 +22,19 @@ public struct MessagingModule: ParleyModule {
 
         public init() {}
 
+        // The manifest says `_ms` where the properties say `Milliseconds`; the other keys follow the snake_case rule.
         enum CodingKeys: String, CodingKey {
-            case maxContentLength = "max_content_length"
-            case maxMetadataBytes = "max_metadata_bytes"
-            case typingTimeoutSeconds = "typing_timeout_seconds"
+            case maxContentLength, maxMetadataBytes, typingTimeoutSeconds
             case typingThrottleMilliseconds = "typing_throttle_ms"
             case searchIndexDelayMilliseconds = "search_index_delay_ms"
         }
 
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            maxContentLength = try c.decodeIfPresent(Int.self, forKey: .maxContentLength) ?? maxContentLength
-            maxMetadataBytes = try c.decodeIfPresent(Int.self, forKey: .maxMetadataBytes) ?? maxMetadataBytes
-            typingTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .typingTimeoutSeconds) ?? typingTimeoutSeconds
-            typingThrottleMilliseconds = try c.decodeIfPresent(Int.self, forKey: .typingThrottleMilliseconds) ?? typingThrottleMilliseconds
-            searchIndexDelayMilliseconds = try c.decodeIfPresent(Int.self, forKey: .searchIndexDelayMilliseconds) ?? searchIndexDelayMilliseconds
-            guard maxContentLength >= 1 else {
-                throw ConfigError(path: "modules.messaging.max_content_length", message: "must be at least 1")
-            }
-            guard typingTimeoutSeconds > 0, typingTimeoutSeconds <= 300 else {
-                throw ConfigError(path: "modules.messaging.typing_timeout_seconds", message: "must be between 0 and 300")
-            }
-            guard typingThrottleMilliseconds >= 0 else {
-                throw ConfigError(path: "modules.messaging.typing_throttle_ms", message: "must not be negative")
-            }
-            guard (0...10_000).contains(searchIndexDelayMilliseconds) else {
-                throw ConfigError(path: "modules.messaging.search_index_delay_ms", message: "must be between 0 and 10000")
-            }
+        public func validate() throws {
+            try check(maxContentLength >= 1, key: CodingKeys.maxContentLength, "must be at least 1")
+            try check(typingTimeoutSeconds > 0 && typingTimeoutSeconds <= 300, key: CodingKeys.typingTimeoutSeconds,
+                      "must be between 0 and 300")
+            try check(typingThrottleMilliseconds >= 0, key: CodingKeys.typingThrottleMilliseconds, "must not be negative")
+            try check(searchIndexDelayMilliseconds, in: 0...10_000, key: CodingKeys.searchIndexDelayMilliseconds)
         }
     }
 

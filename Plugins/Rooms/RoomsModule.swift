@@ -13,22 +13,14 @@ public struct RoomsModule: ChannelKindModule {
                                                 messageKeys: [.channel("roomId", "Set for room messages")])
     static var kind: String { channelKind.name }
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         /// Messages included in `GET /rooms/{roomID}` for members.
         public var recentMessages = 50
 
         public init() {}
 
-        enum CodingKeys: String, CodingKey {
-            case recentMessages = "recent_messages"
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            recentMessages = try c.decodeIfPresent(Int.self, forKey: .recentMessages) ?? recentMessages
-            guard (0...PageRequest.maxLimit).contains(recentMessages) else {
-                throw ConfigError(path: "modules.rooms.recent_messages", message: "must be between 0 and \(PageRequest.maxLimit)")
-            }
+        public func validate() throws {
+            try check(recentMessages, in: 0...PageRequest.maxLimit, key: CodingKeys.recentMessages)
         }
     }
 

@@ -9,18 +9,11 @@ public struct SocketIOConformanceModule: ParleyModule {
     public static let id = "socketio_conformance"
     public static let summary = "handlers for the official Engine.IO / Socket.IO conformance suites (tests only)"
 
-    public struct Configuration: Decodable, Sendable {
+    public struct Configuration: ModuleConfiguration {
         /// Where the raw Engine.IO echo listens.
         public var engineIOPath = "/engine.io/"
 
         public init() {}
-
-        enum CodingKeys: String, CodingKey { case engineIOPath = "engine_io_path" }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            engineIOPath = try c.decodeIfPresent(String.self, forKey: .engineIOPath) ?? engineIOPath
-        }
     }
 
     let configuration: Configuration

@@ -19,7 +19,9 @@ struct TicketsModule: ChannelKindModule {
                                          messageKeys: [.channel("ticketId", "Set for ticket messages")])
     static let metric = "parley_test_ticket_messages_total"
 
-    struct Configuration: Decodable, Sendable {}
+    struct Configuration: ModuleConfiguration {
+        init() {}
+    }
 
     init(configuration: Configuration) {}
 

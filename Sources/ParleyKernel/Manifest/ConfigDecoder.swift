@@ -239,8 +239,13 @@ struct ConfigNodeDecoder: Decoder, SingleValueDecodingContainer {
     let override: ConfigEnvOverride?
     let codingPath: [any CodingKey]
     let context: ConfigDecodingContext
+    /// Set while a `ModuleConfiguration` decodes itself from this node: its keyed container gets the defaults.
+    var section: ConfigSectionDefaults? = nil
 
     var userInfo: [CodingUserInfoKey: Any] { context.userInfo }
+
+    /// Neither the file nor the environment gives a value here.
+    var isUnset: Bool { override == nil && node == .null }
 
     /// What scalar reads see: env wins over the file.
     private var scalarNode: ConfigNode { override.map { .scalar($0.value) } ?? node }
@@ -259,10 +264,12 @@ struct ConfigNodeDecoder: Decoder, SingleValueDecodingContainer {
         let (actual, fromEnv) = structuralNode
         switch actual {
         case .mapping(let entries):
-            return KeyedDecodingContainer(ConfigKeyedContainer<Key>(entries: entries, codingPath: codingPath, context: context))
+            return KeyedDecodingContainer(ConfigKeyedContainer<Key>(entries: entries, codingPath: codingPath, context: context,
+                                                                    section: section))
         case .null:
             // `section:` with an empty body means "present, all defaults".
-            return KeyedDecodingContainer(ConfigKeyedContainer<Key>(entries: [], codingPath: codingPath, context: context))
+            return KeyedDecodingContainer(ConfigKeyedContainer<Key>(entries: [], codingPath: codingPath, context: context,
+                                                                    section: section))
         default:
             throw mismatch("a mapping", got: actual, fromEnv: fromEnv)
         }
@@ -321,6 +328,10 @@ struct ConfigNodeDecoder: Decoder, SingleValueDecodingContainer {
         // Foundation's own Codable forms for these are keyed containers, which no config author would write.
         if T.self == URL.self { return try unboxURL() as! T }
         if T.self == Decimal.self { return try unboxDecimal() as! T }
+        // Defaults, snake_case keys and validation for the easy kind of module options (ModuleConfiguration.swift).
+        if let configuration = T.self as? any ModuleConfiguration.Type {
+            return try decodeModuleConfiguration(configuration) as! T
+        }
         return try T(from: self)
     }
 
@@ -416,12 +427,16 @@ struct ConfigKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let entries: [(key: String, value: ConfigNode)]
     let codingPath: [any CodingKey]
     let context: ConfigDecodingContext
+    /// A `ModuleConfiguration`'s container: keys are snake_cased and a missing option takes its default.
+    let section: ConfigSectionDefaults?
     private let path: String
 
-    init(entries: [(key: String, value: ConfigNode)], codingPath: [any CodingKey], context: ConfigDecodingContext) {
+    init(entries: [(key: String, value: ConfigNode)], codingPath: [any CodingKey], context: ConfigDecodingContext,
+         section: ConfigSectionDefaults? = nil) {
         self.entries = entries
         self.codingPath = codingPath
         self.context = context
+        self.section = section
         self.path = ConfigDecoder.path(codingPath)
         // Register the mapping as opened, even if the type ends up asking about nothing.
         if context.asked[path] == nil { context.asked[path] = [] }
@@ -433,6 +448,21 @@ struct ConfigKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return entries.compactMap { Key(stringValue: $0.key) }
     }
 
+    /// The key as the manifest spells it.
+    private func name(_ key: any CodingKey) -> String {
+        section == nil ? key.stringValue : ConfigDecoder.snakeCase(key.stringValue)
+    }
+
+    /// The key as coding paths (hence error paths and environment variable names) carry it.
+    private func pathKey(_ key: any CodingKey) -> any CodingKey {
+        section == nil ? key : ConfigNamedKey(name(key))
+    }
+
+    /// The option's value in the type's default instance; looked up by the coding key's own string.
+    private func fallback(for key: any CodingKey) -> Any? {
+        section?.values[key.stringValue]
+    }
+
     /// Marks `name` as asked and returns what the file and environment have for it.
     private func ask(_ name: String) -> (file: ConfigNode?, env: ConfigEnvOverride?) {
         context.asked[path, default: []].insert(name)
@@ -442,26 +472,35 @@ struct ConfigKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func child(for key: any CodingKey, required: Bool) throws -> ConfigNodeDecoder {
-        let (file, env) = ask(key.stringValue)
+        let (file, env) = ask(name(key))
         if required, file == nil, env == nil {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing required option"))
+            throw DecodingError.keyNotFound(pathKey(key), .init(codingPath: codingPath, debugDescription: "missing required option"))
         }
-        return ConfigNodeDecoder(node: file ?? .null, override: env, codingPath: codingPath + [key], context: context)
+        return ConfigNodeDecoder(node: file ?? .null, override: env, codingPath: codingPath + [pathKey(key)], context: context)
     }
 
     func contains(_ key: Key) -> Bool {
-        let (file, env) = ask(key.stringValue)
-        return file != nil || env != nil
+        let (file, env) = ask(name(key))
+        return file != nil || env != nil || fallback(for: key) != nil
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        let (file, env) = ask(key.stringValue)
+        let (file, env) = ask(name(key))
         if env != nil { return false }
-        return file == nil || file == .null
+        if file == nil { return fallback(for: key) == nil }
+        // An explicit `option: null` clears an optional even when its default is set.
+        return file == .null
     }
 
     private func value<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
-        try child(for: key, required: true).unbox(type)
+        let fallback = fallback(for: key)
+        let child = try child(for: key, required: fallback == nil)
+        // A missing or empty option keeps its default, like a hand-written `decodeIfPresent(...) ?? default`.
+        // A nested ModuleConfiguration is decoded all the same, so the environment can still set its options.
+        if child.isUnset, let fallback = fallback as? T, !(T.self is any ModuleConfiguration.Type) {
+            return fallback
+        }
+        return try child.unbox(type)
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try value(type, key) }

@@ -51,7 +51,8 @@ public struct ModuleDescriptor: Sendable {
         summary = M.summary
         dependencies = M.dependencies
         moduleType = type
-        decodeConfiguration = { decoder in try M.Configuration(from: decoder) }
+        // Through a single-value container so the manifest's decoder sees the type (ModuleConfiguration defaults).
+        decodeConfiguration = { decoder in try decoder.singleValueContainer().decode(M.Configuration.self) }
         make = { configuration in
             // The manifest decoded this value with `decodeConfiguration` above, so the cast cannot fail.
             M(configuration: configuration as! M.Configuration)
