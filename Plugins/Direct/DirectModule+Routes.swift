@@ -3,24 +3,17 @@ import Hummingbird
 import ParleyKernel
 import ParleyMessaging
 
-extension DirectModule {
-    func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, direct: DirectService) {
+/// Direct's REST API: `register` is the table of routes, each with its doc; the handlers follow as methods.
+struct DirectRoutes: Sendable {
+    let direct: DirectService
+
+    func register(_ routes: RouterGroup<AuthenticatedContext>) {
         // Seed 001: the history with one user. A pair that has not talked yet has an empty history.
         routes.get("messages/direct/{userID}", doc: RouteDoc(
             "Your history with one user, newest first",
             description: "Empty when you have not talked yet; 404 for an unknown user.",
             parameters: [.path("userID", .uuid, "The other user")] + RouteDoc.pageParameters() + RouteDoc.historyCursorParameters,
-            response: .page(direct.channels.schemas.message))
-        ) { request, context -> Envelope<[Message]> in
-            let otherID = try pathID(context.parameters.get("userID"), "User")
-            let query = request.uri.queryParameters
-            let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.messages(query)
-            guard let channel = try await direct.existingChannel(userID: context.userID, with: otherID) else {
-                return Envelope([], message: "Messages retrieved successfully", pagination: page.pagination(total: 0))
-            }
-            return try await Self.history(direct, channelID: channel.id, page: page, cursor: cursor)
-        }
+            response: .page(direct.channels.schemas.message)), use: self.historyWithUser)
 
         routes.get("conversations", doc: RouteDoc(
             "Your conversations, newest activity first",
@@ -30,14 +23,7 @@ extension DirectModule {
                 .query("sort", .string(enum: ["lastActivityAt"])),
                 .query("order", .string(enum: ["desc"]), "Only `desc`: the list has one order"),
             ],
-            response: .page(DirectSchemas.conversation(direct.channels.schemas)))
-        ) { request, context -> Envelope<[Conversation]> in
-            let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("lastActivityAt", "last_activity")])
-            // The list has one order (documents 003/004): asking for another is refused rather than ignored.
-            if page.ascending { throw APIError.validation(field: "order", "conversations are listed newest activity first (desc)") }
-            let (list, total) = try await direct.list(userID: context.userID, page: page)
-            return Envelope(list, message: "Conversations retrieved successfully", pagination: page.pagination(total: total))
-        }
+            response: .page(DirectSchemas.conversation(direct.channels.schemas))), use: self.list)
 
         // Create or get: 201 when this request opened the conversation, 200 when it already existed.
         routes.post("conversations", doc: RouteDoc(
@@ -47,52 +33,80 @@ extension DirectModule {
                 "userId": .uuid,
                 "email": .string(minLength: 1, maxLength: 254),
             ])),
-            response: .data(DirectSchemas.conversation(direct.channels.schemas), status: 201, alsoStatuses: [200]), errors: [404])
-        ) { request, context -> Envelope<Conversation> in
-            let partner = try await request.decodeJSON(ConversationPartner.self, limit: context.limits.maxBodyBytes)
-            let (conversation, created) = try await direct.open(partner, userID: context.userID)
-            return created
-                ? Envelope(conversation, message: "Conversation created successfully", status: .created)
-                : Envelope(conversation, message: "Conversation retrieved successfully")
-        }
+            response: .data(DirectSchemas.conversation(direct.channels.schemas), status: 201, alsoStatuses: [200]),
+            errors: [404]), use: self.open)
 
         routes.get("conversations/{conversationID}", doc: RouteDoc(
-            "A conversation you are in", response: .data(DirectSchemas.conversation(direct.channels.schemas)))
-        ) { _, context -> Envelope<Conversation> in
-            let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-            let channel = try await direct.requireConversation(id, userID: context.userID)
-            return Envelope(try await direct.conversation(channel, for: context.userID), message: "Conversation retrieved successfully")
-        }
+            "A conversation you are in", response: .data(DirectSchemas.conversation(direct.channels.schemas))), use: self.get)
 
         routes.get("conversations/{conversationID}/messages", doc: RouteDoc(
             "A conversation's history, newest first",
-            parameters: RouteDoc.pageParameters() + RouteDoc.historyCursorParameters, response: .page(direct.channels.schemas.message))
-        ) { request, context -> Envelope<[Message]> in
-            let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-            let query = request.uri.queryParameters
-            let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.messages(query)
-            try await direct.requireMembership(id, userID: context.userID)
-            return try await Self.history(direct, channelID: id, page: page, cursor: cursor)
-        }
+            parameters: RouteDoc.pageParameters() + RouteDoc.historyCursorParameters,
+            response: .page(direct.channels.schemas.message)), use: self.conversationHistory)
 
         routes.post("conversations/{conversationID}/messages", doc: RouteDoc(
             "Send a message in a conversation",
             body: .json(direct.channels.schemas.messageBody),
-            response: .data(direct.channels.schemas.message, status: 201))
-        ) { request, context -> Envelope<Message> in
-            let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-            let body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)
-            let message = try await direct.send(body, conversationID: id, userID: context.userID)
-            return Envelope(message, message: "Message sent successfully", status: .created)
-        }
+            response: .data(direct.channels.schemas.message, status: 201)), use: self.sendMessage)
 
         routes.post("conversations/{conversationID}/read", doc: RouteDoc(
-            "Mark the whole conversation read", response: .data(DirectSchemas.conversationRead))
-        ) { _, context -> Envelope<ConversationRead> in
-            let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-            return Envelope(try await direct.markRead(conversationID: id, userID: context.userID), message: "Conversation marked as read")
+            "Mark the whole conversation read", response: .data(DirectSchemas.conversationRead)), use: self.markRead)
+    }
+
+    // MARK: Handlers
+
+    func historyWithUser(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {
+        let otherID = try pathID(context.parameters.get("userID"), "User")
+        let query = request.uri.queryParameters
+        let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
+        let cursor = try HistoryCursor.messages(query)
+        guard let channel = try await direct.existingChannel(userID: context.userID, with: otherID) else {
+            return Envelope([], message: "Messages retrieved successfully", pagination: page.pagination(total: 0))
         }
+        return try await Self.history(direct, channelID: channel.id, page: page, cursor: cursor)
+    }
+
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Conversation]> {
+        let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("lastActivityAt", "last_activity")])
+        // The list has one order (documents 003/004): asking for another is refused rather than ignored.
+        if page.ascending { throw APIError.validation(field: "order", "conversations are listed newest activity first (desc)") }
+        let (list, total) = try await direct.list(userID: context.userID, page: page)
+        return Envelope(list, message: "Conversations retrieved successfully", pagination: page.pagination(total: total))
+    }
+
+    func open(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Conversation> {
+        let partner = try await request.decodeJSON(ConversationPartner.self, limit: context.limits.maxBodyBytes)
+        let (conversation, created) = try await direct.open(partner, userID: context.userID)
+        return created
+            ? Envelope(conversation, message: "Conversation created successfully", status: .created)
+            : Envelope(conversation, message: "Conversation retrieved successfully")
+    }
+
+    func get(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Conversation> {
+        let id = try pathID(context.parameters.get("conversationID"), "Conversation")
+        let channel = try await direct.requireConversation(id, userID: context.userID)
+        return Envelope(try await direct.conversation(channel, for: context.userID), message: "Conversation retrieved successfully")
+    }
+
+    func conversationHistory(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {
+        let id = try pathID(context.parameters.get("conversationID"), "Conversation")
+        let query = request.uri.queryParameters
+        let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
+        let cursor = try HistoryCursor.messages(query)
+        try await direct.requireMembership(id, userID: context.userID)
+        return try await Self.history(direct, channelID: id, page: page, cursor: cursor)
+    }
+
+    func sendMessage(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
+        let id = try pathID(context.parameters.get("conversationID"), "Conversation")
+        let body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)
+        let message = try await direct.send(body, conversationID: id, userID: context.userID)
+        return Envelope(message, message: "Message sent successfully", status: .created)
+    }
+
+    func markRead(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<ConversationRead> {
+        let id = try pathID(context.parameters.get("conversationID"), "Conversation")
+        return Envelope(try await direct.markRead(conversationID: id, userID: context.userID), message: "Conversation marked as read")
     }
 
     static func history(_ direct: DirectService, channelID: String, page: PageRequest, cursor: HistoryCursor) async throws

@@ -33,7 +33,7 @@ public struct DirectModule: ChannelKindModule {
         channels.serve(Self.channelKind) { receiverID, senderID in
             ResolvedTarget(channelID: try await direct.open(userID: senderID, with: receiverID).channel.id)
         }
-        registerRoutes(registrar.authenticatedRoutes(), direct: direct)
+        DirectRoutes(direct: direct).register(registrar.authenticatedRoutes())
         // A send by another path is still a send: the same bucket as POST /messages and message:send.
         try registrar.rateLimit("messages", .post, "conversations/{conversationID}/messages")
         registerEvents(registrar, direct: direct)

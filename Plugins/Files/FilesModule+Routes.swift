@@ -3,8 +3,11 @@ import HTTPTypes
 import Hummingbird
 import ParleyKernel
 
-extension FilesModule {
-    func registerRoutes(_ routes: RouterGroup<AuthenticatedContext>, files: FileService) {
+/// Files' REST API: `register` is the table of routes, each with its doc; the handlers follow as methods.
+struct FilesRoutes: Sendable {
+    let files: FileService
+
+    func register(_ routes: RouterGroup<AuthenticatedContext>) {
         // Document 000 names the upload `/files/upload`; `/files` is the REST shape. Same handler.
         for path in ["files", "files/upload"] {
             routes.post(RouterPath(stringLiteral: path), doc: RouteDoc(
@@ -12,36 +15,15 @@ extension FilesModule {
                 description: "multipart/form-data with one part named `file`, at most \(files.configuration.maxUploadBytes) bytes. "
                     + "The type is detected from the bytes and must be allowed (415 otherwise).",
                 body: .multipart(FilesSchemas.upload),
-                response: .data(FilesSchemas.storedFile, status: 201), errors: [415])
-            ) { request, context -> Envelope<StoredFile> in
-                // A declared length far over the cap is refused before a byte is read (multipart framing
-                // adds a little, hence the slack).
-                if let length = request.headers[.contentLength].flatMap(Int.init), length > files.configuration.maxUploadBytes + 64 * 1024 {
-                    throw APIError(status: .contentTooLarge, code: "PAYLOAD_TOO_LARGE",
-                                   message: "The file is larger than the \(files.configuration.maxUploadBytes)-byte limit",
-                                   errors: [FieldError(field: "file", message: "must be at most \(files.configuration.maxUploadBytes) bytes")])
-                }
-                let file = try await files.upload(request, userID: context.userID)
-                return Envelope(file, message: "File uploaded successfully", status: .created)
-            }
+                response: .data(FilesSchemas.storedFile, status: 201), errors: [415]), use: self.upload)
         }
 
         routes.get("files", doc: RouteDoc(
-            "Your uploads, newest first", parameters: RouteDoc.pageParameters(), response: .page(FilesSchemas.storedFile))
-        ) { request, context -> Envelope<[StoredFile]> in
-            let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "id")])
-            let (list, total) = try await files.list(userID: context.userID, page: page)
-            return Envelope(list, message: "Files retrieved successfully", pagination: page.pagination(total: total))
-        }
+            "Your uploads, newest first", parameters: RouteDoc.pageParameters(), response: .page(FilesSchemas.storedFile)), use: self.list)
 
         routes.get("files/{fileID}/meta", doc: RouteDoc(
             "A file's metadata and shares", description: "The uploader, or a member of a channel it was shared into; 404 otherwise.",
-            response: .envelope(FilesSchemas.fileMeta))
-        ) { _, context -> Envelope<FileMeta> in
-            let id = try pathID(context.parameters.get("fileID"), "File")
-            guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
-            return Envelope(FileMeta(file: file, shares: try await files.shares(fileID: id, visibleTo: context.userID)))
-        }
+            response: .envelope(FilesSchemas.fileMeta)), use: self.meta)
 
         routes.get("files/{fileID}", doc: RouteDoc(
             "Download a file",
@@ -54,20 +36,50 @@ extension FilesModule {
                 .init("ETag", "The SHA-256, quoted", required: true),
                 .init("Content-Range", "For 206: the range sent"),
             ]),
-            errors: [416])
-        ) { request, context -> Response in
-            let id = try pathID(context.parameters.get("fileID"), "File")
-            guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
-            return try await Self.download(file, request: request, context: context, blobs: files.blobs)
-        }
+            errors: [416]), use: self.get)
 
-        routes.delete("files/{fileID}", doc: RouteDoc("Delete a file (the uploader only)", response: .empty, errors: [403])
-        ) { _, context -> EmptyEnvelope in
-            let id = try pathID(context.parameters.get("fileID"), "File")
-            try await files.delete(id: id, userID: context.userID)
-            return EmptyEnvelope(nil, message: "File deleted successfully")
-        }
+        routes.delete("files/{fileID}", doc: RouteDoc("Delete a file (the uploader only)", response: .empty, errors: [403]), use: self.delete)
     }
+
+    // MARK: Handlers
+
+    func upload(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<StoredFile> {
+        // A declared length far over the cap is refused before a byte is read (multipart framing
+        // adds a little, hence the slack).
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > files.configuration.maxUploadBytes + 64 * 1024 {
+            throw APIError(status: .contentTooLarge, code: "PAYLOAD_TOO_LARGE",
+                           message: "The file is larger than the \(files.configuration.maxUploadBytes)-byte limit",
+                           errors: [FieldError(field: "file", message: "must be at most \(files.configuration.maxUploadBytes) bytes")])
+        }
+        let file = try await files.upload(request, userID: context.userID)
+        return Envelope(file, message: "File uploaded successfully", status: .created)
+    }
+
+    func list(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[StoredFile]> {
+        let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "id")])
+        let (list, total) = try await files.list(userID: context.userID, page: page)
+        return Envelope(list, message: "Files retrieved successfully", pagination: page.pagination(total: total))
+    }
+
+    func meta(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<FileMeta> {
+        let id = try pathID(context.parameters.get("fileID"), "File")
+        guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
+        return Envelope(FileMeta(file: file, shares: try await files.shares(fileID: id, visibleTo: context.userID)))
+    }
+
+    func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let id = try pathID(context.parameters.get("fileID"), "File")
+        guard let file = try await files.readableFile(id: id, userID: context.userID) else { throw APIError.notFound("File not found") }
+        return try await Self.download(file, request: request, context: context, blobs: files.blobs)
+    }
+
+    func delete(_ request: Request, context: AuthenticatedContext) async throws -> EmptyEnvelope {
+        let id = try pathID(context.parameters.get("fileID"), "File")
+        try await files.delete(id: id, userID: context.userID)
+        return EmptyEnvelope(nil, message: "File deleted successfully")
+    }
+
+    // MARK: Responses
 
     struct FileMeta: Encodable, Sendable {
         let file: StoredFile

@@ -72,7 +72,7 @@ public struct FilesModule: ParleyModule {
                                 configuration: configuration)
         registrar.migrations(Self.migrations)
         FileShareHook(files: files, hub: registrar.hub).attach(to: registrar)
-        registerRoutes(registrar.authenticatedRoutes(), files: files)
+        FilesRoutes(files: files).register(registrar.authenticatedRoutes())
         try registrar.defaultRateLimit("uploads", limit: 10, windowSeconds: 3600, per: .user)
         try registrar.rateLimit("uploads", .post, "files")
         try registrar.rateLimit("uploads", .post, "files/upload")

@@ -33,7 +33,7 @@ public struct GroupsModule: ChannelKindModule {
                 try GroupService.requireMembership(db, groupID: groupID, userID: senderID)
             }
         }
-        registerRoutes(registrar.authenticatedRoutes(), groups: groups)
+        GroupsRoutes(groups: groups).register(registrar.authenticatedRoutes())
         // A send by another path is still a send: the same bucket as POST /messages and message:send.
         try registrar.rateLimit("messages", .post, "groups/{groupID}/messages")
         registerEvents(registrar, groups: groups)

@@ -56,7 +56,7 @@ public struct MessagingModule: ParleyModule {
         registrar.migrations(Self.migrations)
         registrar.connectionTopics { identity in try await channels.channelTopics(userID: identity.userID) }
         registrar.presenceAudience { userID in try await channels.coMembers(userID: userID) }
-        registerRoutes(registrar.authenticatedRoutes(), channels: channels)
+        MessagingRoutes(channels: channels).register(registrar.authenticatedRoutes())
         try registrar.rateLimit("messages", .post, "messages")
         let typing = TypingTracker(hub: registrar.hub, timeout: .milliseconds(Int(configuration.typingTimeoutSeconds * 1000)),
                                    throttle: .milliseconds(configuration.typingThrottleMilliseconds))

@@ -68,31 +68,7 @@ struct AuthRoutes: Sendable {
                 "password": .string(minLength: 8, maxLength: 72)
                     .described("At least 8 characters with an uppercase letter, a lowercase letter and a digit; at most 72 bytes"),
             ], required: ["username", "email", "password"])),
-            response: .data(KernelSchemas.user, status: 201), errors: [409])
-        ) { request, context -> Envelope<PrivateProfile> in
-            let body = try await request.decodeJSON(RegisterBody.self, limit: context.limits.maxBodyBytes)
-            var validator = Validator()
-            let username = body.username ?? ""
-            if body.username == nil { validator.fail("username", "is required") } else { Self.validateUsername(username, into: &validator) }
-            let email = (body.email ?? "").trimmingCharacters(in: .whitespaces)
-            if body.email == nil {
-                validator.fail("email", "is required")
-            } else if email.count > 254 || (try? Self.emailPattern.wholeMatch(in: email)) == nil {
-                validator.fail("email", "must be a valid email address")
-            }
-            let password = body.password ?? ""
-            if body.password == nil {
-                validator.fail("password", "is required")
-            } else if password.count < 8 || !password.contains(where: \.isUppercase) || !password.contains(where: \.isLowercase)
-                        || !password.contains(where: \.isNumber) {
-                validator.fail("password", "must be at least 8 characters with an uppercase letter, a lowercase letter and a number")
-            } else if password.utf8.count > 72 {
-                validator.fail("password", "must be at most 72 bytes")
-            }
-            try validator.check()
-            let user = try await auth.register(username: username, email: email, password: password)
-            return Envelope(user.privateProfile, message: "User registered successfully", status: .created)
-        }
+            response: .data(KernelSchemas.user, status: 201), errors: [409]), use: self.createAccount)
 
         routes.post("auth/login", doc: RouteDoc(
             "Sign in with e-mail or username", tags: ["auth"],
@@ -102,85 +78,34 @@ struct AuthRoutes: Sendable {
                 "username": .string(),
                 "password": .string(minLength: 1),
             ], required: ["password"])),
-            response: .data(KernelSchemas.login), errors: [401])
-        ) { request, context -> Envelope<LoginResult> in
-            let body = try await request.decodeJSON(LoginBody.self, limit: context.limits.maxBodyBytes)
-            var validator = Validator()
-            let identifier = (body.email ?? body.username ?? "").trimmingCharacters(in: .whitespaces)
-            if identifier.isEmpty { validator.fail("email", "email or username is required") }
-            if (body.password ?? "").isEmpty { validator.fail("password", "is required") }
-            try validator.check()
-            let (user, tokens) = try await auth.login(identifier: identifier, password: body.password ?? "")
-            return Envelope(LoginResult(user: user.privateProfile, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken),
-                            message: "Login successful")
-        }
+            response: .data(KernelSchemas.login), errors: [401]), use: self.login)
 
         routes.post("auth/refresh", doc: RouteDoc(
             "Exchange a refresh token for a new token pair", tags: ["auth"],
             description: "Refresh tokens rotate: each works once. Presenting one that was already used revokes its session.",
             body: .json(.input(["refreshToken": .string(minLength: 1)], required: ["refreshToken"])),
-            response: .data(KernelSchemas.tokenPair), errors: [401])
-        ) { request, context -> Envelope<TokenPair> in
-            let body = try await request.decodeJSON(RefreshBody.self, limit: context.limits.maxBodyBytes)
-            guard let token = body.refreshToken, !token.isEmpty else {
-                throw APIError.validation(field: "refreshToken", "is required")
-            }
-            do {
-                let (pair, _) = try await auth.refresh(token)
-                return Envelope(pair, message: "Token refreshed successfully")
-            } catch let replay as AuthService.RefreshReplay {
-                hub.closeSessions([replay.sessionID])
-                throw APIError.unauthorized("Refresh token was already used; the session has been revoked")
-            }
-        }
+            response: .data(KernelSchemas.tokenPair), errors: [401]), use: self.refresh)
 
         authenticated.post("auth/logout", doc: RouteDoc(
             "End this session", tags: ["auth"],
             description: "The access token stops working at once and the session's realtime connections close. "
                 + "A body (seed 001's `refreshToken`) is accepted and ignored: the access token names the session.",
-            response: .empty)
-        ) { request, context -> EmptyEnvelope in
-            // The body's refreshToken (seed 001) is optional: the access token already names the session.
-            try await auth.revokeSession(context.identity.sessionID, reason: "logout")
-            hub.closeSessions([context.identity.sessionID])
-            return .empty("Logout successful")
-        }
+            response: .empty), use: self.logout)
 
-        authenticated.post("auth/logout-all", doc: RouteDoc("End every session of this account", tags: ["auth"], response: .empty)
-        ) { _, context -> EmptyEnvelope in
-            let sessions = try await auth.revokeAllSessions(userID: context.userID, reason: "logout-all")
-            hub.closeSessions(sessions)
-            return .empty("Logged out from all devices")
-        }
+        authenticated.post("auth/logout-all", doc: RouteDoc(
+            "End every session of this account", tags: ["auth"], response: .empty), use: self.logoutAll)
 
-        authenticated.get("auth/me", doc: RouteDoc("The signed-in user", tags: ["auth"], response: .envelope(KernelSchemas.user))
-        ) { _, context -> Envelope<PrivateProfile> in
-            guard let user = try await auth.user(id: context.userID) else { throw APIError.unauthorized() }
-            return Envelope(user.privateProfile)
-        }
+        authenticated.get("auth/me", doc: RouteDoc(
+            "The signed-in user", tags: ["auth"], response: .envelope(KernelSchemas.user)), use: self.me)
 
         authenticated.get("users", doc: RouteDoc(
             "Search users by username", tags: ["users"],
             parameters: [.query("query", .string(minLength: 1, maxLength: 100), "Text to look for", required: true)]
                 + RouteDoc.pageParameters(sortable: ["username", "createdAt"], defaultOrder: "asc"),
-            response: .envelope(.array(KernelSchemas.publicUser), paginated: true))
-        ) { request, context -> Envelope<[PublicProfile]> in
-            let query = request.uri.queryParameters
-            guard let text = query["query"].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
-                throw APIError.validation(field: "query", "is required")
-            }
-            guard text.count <= 100 else { throw APIError.validation(field: "query", "must be at most 100 characters") }
-            let page = try PageRequest.parse(query, sortable: [("username", "username_key"), ("createdAt", "created_at")], defaultAscending: true)
-            let (users, total) = try await auth.searchUsers(query: text, page: page)
-            return Envelope(users.map(\.publicProfile), pagination: page.pagination(total: total))
-        }
+            response: .envelope(.array(KernelSchemas.publicUser), paginated: true)), use: self.searchUsers)
 
-        authenticated.get("users/{userID}", doc: RouteDoc("A user's public profile", tags: ["users"], response: .envelope(KernelSchemas.publicUser))
-        ) { _, context -> Envelope<PublicProfile> in
-            let id = try pathID(context.parameters.get("userID"), "User")
-            guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
-            return Envelope(user.publicProfile)
-        }
+        authenticated.get("users/{userID}", doc: RouteDoc(
+            "A user's public profile", tags: ["users"], response: .envelope(KernelSchemas.publicUser)), use: self.profile)
 
         authenticated.patch("users/{userID}", doc: RouteDoc(
             "Update your own profile", tags: ["users"],
@@ -190,39 +115,131 @@ struct AuthRoutes: Sendable {
                 "avatar": JSONSchema.string(maxLength: 2048).orNull,
                 "statusMessage": JSONSchema.string(maxLength: 200).orNull,
             ])),
-            response: .data(KernelSchemas.user), errors: [403, 409])
-        ) { request, context -> Envelope<PrivateProfile> in
-            let id = try pathID(context.parameters.get("userID"), "User")
-            guard id == context.userID else { throw APIError.forbidden("You can only update your own profile") }
-            let body = try await request.decodeJSON(PatchUserBody.self, limit: context.limits.maxBodyBytes)
-            var validator = Validator()
-            if let username = body.username { Self.validateUsername(username, into: &validator) }
-            if case .some(.some(let avatar)) = body.avatar, avatar.count > 2048 { validator.fail("avatar", "must be at most 2048 characters") }
-            if case .some(.some(let status)) = body.statusMessage, status.count > 200 {
-                validator.fail("statusMessage", "must be at most 200 characters")
-            }
-            try validator.check()
-            let user = try await auth.updateProfile(id: id, username: body.username, avatar: body.avatar, statusMessage: body.statusMessage)
-            return Envelope(user.privateProfile, message: "User updated successfully")
-        }
+            response: .data(KernelSchemas.user), errors: [403, 409]), use: self.updateProfile)
 
         authenticated.delete("users/{userID}", doc: RouteDoc(
             "Delete your own account", tags: ["users"], description: "Only your own account (403 otherwise); its sessions end at once.",
-            response: .empty, errors: [403])
-        ) { _, context -> EmptyEnvelope in
-            let id = try pathID(context.parameters.get("userID"), "User")
-            guard id == context.userID else { throw APIError.forbidden("You can only delete your own account") }
-            let sessions = try await auth.deleteUser(id: id)
-            hub.closeSessions(sessions)
-            return .empty("User deleted successfully")
-        }
+            response: .empty, errors: [403]), use: self.deleteAccount)
 
-        authenticated.get("users/{userID}/presence", doc: RouteDoc("Whether a user is online", tags: ["users"], response: .envelope(KernelSchemas.presence))
-        ) { _, context -> Envelope<Presence> in
-            let id = try pathID(context.parameters.get("userID"), "User")
-            guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
-            return Envelope(Presence(userId: user.id, isOnline: user.isOnline, lastSeen: Timestamp.iso(user.lastSeen)))
+        authenticated.get("users/{userID}/presence", doc: RouteDoc(
+            "Whether a user is online", tags: ["users"], response: .envelope(KernelSchemas.presence)), use: self.presence)
+    }
+
+    // MARK: Handlers
+
+    func createAccount(_ request: Request, context: ParleyRequestContext) async throws -> Envelope<PrivateProfile> {
+        let body = try await request.decodeJSON(RegisterBody.self, limit: context.limits.maxBodyBytes)
+        var validator = Validator()
+        let username = body.username ?? ""
+        if body.username == nil { validator.fail("username", "is required") } else { Self.validateUsername(username, into: &validator) }
+        let email = (body.email ?? "").trimmingCharacters(in: .whitespaces)
+        if body.email == nil {
+            validator.fail("email", "is required")
+        } else if email.count > 254 || (try? Self.emailPattern.wholeMatch(in: email)) == nil {
+            validator.fail("email", "must be a valid email address")
         }
+        let password = body.password ?? ""
+        if body.password == nil {
+            validator.fail("password", "is required")
+        } else if password.count < 8 || !password.contains(where: \.isUppercase) || !password.contains(where: \.isLowercase)
+                    || !password.contains(where: \.isNumber) {
+            validator.fail("password", "must be at least 8 characters with an uppercase letter, a lowercase letter and a number")
+        } else if password.utf8.count > 72 {
+            validator.fail("password", "must be at most 72 bytes")
+        }
+        try validator.check()
+        let user = try await auth.register(username: username, email: email, password: password)
+        return Envelope(user.privateProfile, message: "User registered successfully", status: .created)
+    }
+
+    func login(_ request: Request, context: ParleyRequestContext) async throws -> Envelope<LoginResult> {
+        let body = try await request.decodeJSON(LoginBody.self, limit: context.limits.maxBodyBytes)
+        var validator = Validator()
+        let identifier = (body.email ?? body.username ?? "").trimmingCharacters(in: .whitespaces)
+        if identifier.isEmpty { validator.fail("email", "email or username is required") }
+        if (body.password ?? "").isEmpty { validator.fail("password", "is required") }
+        try validator.check()
+        let (user, tokens) = try await auth.login(identifier: identifier, password: body.password ?? "")
+        return Envelope(LoginResult(user: user.privateProfile, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken),
+                        message: "Login successful")
+    }
+
+    func refresh(_ request: Request, context: ParleyRequestContext) async throws -> Envelope<TokenPair> {
+        let body = try await request.decodeJSON(RefreshBody.self, limit: context.limits.maxBodyBytes)
+        guard let token = body.refreshToken, !token.isEmpty else {
+            throw APIError.validation(field: "refreshToken", "is required")
+        }
+        do {
+            let (pair, _) = try await auth.refresh(token)
+            return Envelope(pair, message: "Token refreshed successfully")
+        } catch let replay as AuthService.RefreshReplay {
+            hub.closeSessions([replay.sessionID])
+            throw APIError.unauthorized("Refresh token was already used; the session has been revoked")
+        }
+    }
+
+    func logout(_ request: Request, context: AuthenticatedContext) async throws -> EmptyEnvelope {
+        // The body's refreshToken (seed 001) is optional: the access token already names the session.
+        try await auth.revokeSession(context.identity.sessionID, reason: "logout")
+        hub.closeSessions([context.identity.sessionID])
+        return .empty("Logout successful")
+    }
+
+    func logoutAll(_ request: Request, context: AuthenticatedContext) async throws -> EmptyEnvelope {
+        let sessions = try await auth.revokeAllSessions(userID: context.userID, reason: "logout-all")
+        hub.closeSessions(sessions)
+        return .empty("Logged out from all devices")
+    }
+
+    func me(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<PrivateProfile> {
+        guard let user = try await auth.user(id: context.userID) else { throw APIError.unauthorized() }
+        return Envelope(user.privateProfile)
+    }
+
+    func searchUsers(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[PublicProfile]> {
+        let query = request.uri.queryParameters
+        guard let text = query["query"].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            throw APIError.validation(field: "query", "is required")
+        }
+        guard text.count <= 100 else { throw APIError.validation(field: "query", "must be at most 100 characters") }
+        let page = try PageRequest.parse(query, sortable: [("username", "username_key"), ("createdAt", "created_at")], defaultAscending: true)
+        let (users, total) = try await auth.searchUsers(query: text, page: page)
+        return Envelope(users.map(\.publicProfile), pagination: page.pagination(total: total))
+    }
+
+    func profile(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<PublicProfile> {
+        let id = try pathID(context.parameters.get("userID"), "User")
+        guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
+        return Envelope(user.publicProfile)
+    }
+
+    func updateProfile(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<PrivateProfile> {
+        let id = try pathID(context.parameters.get("userID"), "User")
+        guard id == context.userID else { throw APIError.forbidden("You can only update your own profile") }
+        let body = try await request.decodeJSON(PatchUserBody.self, limit: context.limits.maxBodyBytes)
+        var validator = Validator()
+        if let username = body.username { Self.validateUsername(username, into: &validator) }
+        if case .some(.some(let avatar)) = body.avatar, avatar.count > 2048 { validator.fail("avatar", "must be at most 2048 characters") }
+        if case .some(.some(let status)) = body.statusMessage, status.count > 200 {
+            validator.fail("statusMessage", "must be at most 200 characters")
+        }
+        try validator.check()
+        let user = try await auth.updateProfile(id: id, username: body.username, avatar: body.avatar, statusMessage: body.statusMessage)
+        return Envelope(user.privateProfile, message: "User updated successfully")
+    }
+
+    func deleteAccount(_ request: Request, context: AuthenticatedContext) async throws -> EmptyEnvelope {
+        let id = try pathID(context.parameters.get("userID"), "User")
+        guard id == context.userID else { throw APIError.forbidden("You can only delete your own account") }
+        let sessions = try await auth.deleteUser(id: id)
+        hub.closeSessions(sessions)
+        return .empty("User deleted successfully")
+    }
+
+    func presence(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Presence> {
+        let id = try pathID(context.parameters.get("userID"), "User")
+        guard let user = try await auth.user(id: id) else { throw APIError.notFound("User not found") }
+        return Envelope(Presence(userId: user.id, isOnline: user.isOnline, lastSeen: Timestamp.iso(user.lastSeen)))
     }
 }
 

@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// What one route tells the OpenAPI document about itself, declared beside its handler:
-/// `routes.get("rooms/{roomID}", doc: RouteDoc(...)) { request, context in ... }`.
+/// What one route tells the OpenAPI document about itself, declared where the route is registered:
+/// `routes.get("groups/{groupID}", doc: RouteDoc(...), use: self.details)` (a named handler, the house style),
+/// or `routes.get("rooms/{roomID}", doc: RouteDoc(...)) { request, context in ... }`.
 ///
 /// Error statuses the kernel can always produce are added by the document, not listed here: 401 for routes
 /// that need a user, 404 for routes with `{...}` captures (a malformed or unknown id), 400 for routes that
