@@ -89,6 +89,21 @@ public final class ChannelKinds: Sendable {
     private let byName: [String: ChannelKind]
     private let byField: [String: ChannelKind]
     private let resolvers = Mutex<[String: ResolverBox]>([:])
+    /// Each payload's keys flattened once, in wire order: a render is one pass over a small array.
+    let messageLayout: [Slot]
+    let referenceLayout: [Slot]
+    let typingLayout: [Slot]
+
+    /// One key of one kind, for rendering.
+    struct Slot: Sendable {
+        let kind: String
+        let key: ChannelKind.Key
+    }
+
+    /// The target field names of every kind declared in this process, for decoding request bodies without
+    /// enumerating their keys (a decoder cannot see which app it decodes for; a name this app does not declare
+    /// is ignored when the target is picked).
+    static let targetFieldNames = Mutex<[String]>([])
 
     /// By reference: a closure stored straight in a Mutex is re-wrapped on every access.
     final class ResolverBox: Sendable {
@@ -100,6 +115,15 @@ public final class ChannelKinds: Sendable {
         self.declared = declared
         byName = Dictionary(declared.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         byField = Dictionary(declared.map { ($0.targetField, $0) }, uniquingKeysWith: { first, _ in first })
+        func layout(_ keys: (ChannelKind) -> [ChannelKind.Key]) -> [Slot] {
+            declared.flatMap { kind in keys(kind).map { Slot(kind: kind.name, key: $0) } }
+        }
+        messageLayout = layout(\.messageKeys)
+        referenceLayout = layout(\.referenceKeys)
+        typingLayout = layout(\.typingKeys)
+        Self.targetFieldNames.withLock { names in
+            for kind in declared where !names.contains(kind.targetField) { names.append(kind.targetField) }
+        }
     }
 
     /// The kinds declared by the modules of `catalog` (enabled or not). Two kinds with one name or one target
@@ -144,22 +168,22 @@ public final class ChannelKinds: Sendable {
 
     /// Writes `keys` of the channel's own kind; with `nulls`, also every other declared kind's keys as null (what
     /// messages carry, as document 001's clients expect; events carry only their own kind's keys).
-    func encode<CodingKeys: CodingKey>(_ keys: KeyPath<ChannelKind, [ChannelKind.Key]>, kind: String, channelID: String,
-                                       targetID: String?, nulls: Bool, into container: inout KeyedEncodingContainer<CodingKeys>) throws {
-        for declaredKind in declared {
-            let own = declaredKind.name == kind
-            guard own || nulls else { continue }
-            for key in declaredKind[keyPath: keys] {
-                let value: String? = own ? (key.source == .channel ? channelID : targetID) : nil
-                // Every key type used here takes any name (`WireKey`, or a caller's string-backed key).
-                try container.encode(value, forKey: CodingKeys(stringValue: key.name)!)
+    func encode<CodingKeys: CodingKey>(_ layout: [Slot], kind: String, channelID: String, targetID: String?, nulls: Bool,
+                                       into container: inout KeyedEncodingContainer<CodingKeys>) throws {
+        for slot in layout {
+            // Every key type used here takes any name (`WireKey`, or a caller's string-backed key).
+            let key = CodingKeys(stringValue: slot.key.name)!
+            if slot.kind == kind {
+                try container.encode(slot.key.source == .channel ? channelID : targetID, forKey: key)
+            } else if nulls {
+                try container.encodeNil(forKey: key)
             }
         }
     }
 
     /// The keys of every declared kind for an OpenAPI object schema.
-    func schemaFields(_ keys: KeyPath<ChannelKind, [ChannelKind.Key]>) -> [JSONSchema.Property] {
-        declared.flatMap { kind in kind[keyPath: keys].map { JSONSchema.Property(name: $0.name, schema: $0.schema) } }
+    func schemaFields(_ layout: [Slot]) -> [JSONSchema.Property] {
+        layout.map { JSONSchema.Property(name: $0.key.name, schema: $0.key.schema) }
     }
 }
 

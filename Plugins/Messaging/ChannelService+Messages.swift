@@ -124,15 +124,17 @@ extension ChannelService {
             targets = TargetFields([target.field: .value(target.id)])
         }
 
-        static let fields: Set<String> = ["content", "type", "parentId", "metadata"]
+        enum CodingKeys: String, CodingKey {
+            case content, type, parentId, metadata
+        }
 
         public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: WireKey.self)
-            content = try c.decodeIfPresent(String.self, forKey: WireKey("content"))
-            type = try c.decodeIfPresent(String.self, forKey: WireKey("type"))
-            parentId = try c.decodeIfPresent(String.self, forKey: WireKey("parentId"))
-            metadata = try c.decodeIfPresent(JSONValue.self, forKey: WireKey("metadata"))
-            targets = try TargetFields(c, excluding: Self.fields)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            content = try c.decodeIfPresent(String.self, forKey: .content)
+            type = try c.decodeIfPresent(String.self, forKey: .type)
+            parentId = try c.decodeIfPresent(String.self, forKey: .parentId)
+            metadata = try c.decodeIfPresent(JSONValue.self, forKey: .metadata)
+            targets = try TargetFields(from: decoder)
         }
     }
 
@@ -258,7 +260,7 @@ extension ChannelService {
     func pickTarget(_ fields: TargetFields, _ validator: inout Validator) throws -> (kind: ChannelKind, value: String)? {
         var given: [(kind: ChannelKind, value: String)] = []
         for kind in kinds.declared {
-            switch fields.values[kind.targetField] {
+            switch fields.value(of: kind.targetField) {
             case .value(let value): given.append((kind, value))
             case .invalid(let error): throw error
             case nil: break
@@ -290,32 +292,38 @@ extension ChannelService {
     }
 }
 
-/// The keys of a request body besides its known fields: where a send's or typing event's target is. Values are
-/// kept as strings; anything else is kept as the error decoding it as a string gives, reported only if the key
-/// turns out to be a target field.
+/// The target fields a request body names (a send's or a typing event's `roomId`, `receiverId`, ...), looked up
+/// by the names the declared kinds use. A value that is not a string is kept as the error decoding it gives,
+/// reported only when that field is picked.
 struct TargetFields: Sendable {
     enum Value: Sendable {
         case value(String)
         case invalid(APIError)
     }
 
-    let values: [String: Value]
+    /// Usually one entry: a short list beats a dictionary here.
+    let values: [(field: String, value: Value)]
 
     init(_ values: [String: Value]) {
-        self.values = values
+        self.values = values.map { ($0.key, $0.value) }
     }
 
-    init(_ container: KeyedDecodingContainer<WireKey>, excluding known: Set<String>) throws {
-        var values: [String: Value] = [:]
-        for key in container.allKeys where !known.contains(key.stringValue) {
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: WireKey.self)
+        var values: [(field: String, value: Value)] = []
+        for field in ChannelKinds.targetFieldNames.withLock({ $0 }) {
             do {
-                if let value = try container.decodeIfPresent(String.self, forKey: key) { values[key.stringValue] = .value(value) }
+                if let value = try container.decodeIfPresent(String.self, forKey: WireKey(field)) { values.append((field, .value(value))) }
             } catch let error as DecodingError {
                 let message = APIError.from(error).errors.first?.message ?? "must be a string"
-                values[key.stringValue] = .invalid(APIError.validation(field: key.stringValue, message))
+                values.append((field, .invalid(APIError.validation(field: field, message))))
             }
         }
         self.values = values
+    }
+
+    func value(of field: String) -> Value? {
+        values.first { $0.field == field }?.value
     }
 }
 

@@ -177,7 +177,7 @@ public struct Message: Sendable, Equatable, Encodable {
         try c.encode(id, forKey: WireKey("id"))
         try c.encode(channelId, forKey: WireKey("channelId"))
         try c.encode(senderId, forKey: WireKey("senderId"))
-        try kinds.encode(\.messageKeys, kind: channelKind, channelID: channelId, targetID: targetId, nulls: true, into: &c)
+        try kinds.encode(kinds.messageLayout, kind: channelKind, channelID: channelId, targetID: targetId, nulls: true, into: &c)
         try c.encode(content, forKey: WireKey("content"))
         try c.encode(type, forKey: WireKey("type"))
         try c.encode(status, forKey: WireKey("status"))
@@ -197,7 +197,7 @@ extension Message {
     /// Writes the keys of this message's channel kind (`roomId`, or `conversationId`), for events that point at it
     /// (`file:shared`). `Key` must accept any name.
     public func encodeChannelReference<Key: CodingKey>(into container: inout KeyedEncodingContainer<Key>) throws {
-        try kinds.encode(\.referenceKeys, kind: channelKind, channelID: channelId, targetID: targetId, nulls: false, into: &container)
+        try kinds.encode(kinds.referenceLayout, kind: channelKind, channelID: channelId, targetID: targetId, nulls: false, into: &container)
     }
 }
 

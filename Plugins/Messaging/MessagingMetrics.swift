@@ -7,17 +7,27 @@ struct MessagingMetrics: Sendable {
     /// What a client asked for: `parley_messages_received_total{kind=...}`.
     enum Kind: String, CaseIterable, Sendable {
         case message, edit, delete, reaction, receipt, typing
+
+        var index: Int {
+            switch self {
+            case .message: 0
+            case .edit: 1
+            case .delete: 2
+            case .reaction: 3
+            case .receipt: 4
+            case .typing: 5
+            }
+        }
     }
 
-    private let counters: [Kind: Counter]
+    /// Indexed by the kind's position in `allCases` (no hashing per message).
+    private let counters: [Counter]
 
     init() {
-        counters = Dictionary(uniqueKeysWithValues: Kind.allCases.map {
-            ($0, Counter(label: "parley_messages_received_total", dimensions: [("kind", $0.rawValue)]))
-        })
+        counters = Kind.allCases.map { Counter(label: "parley_messages_received_total", dimensions: [("kind", $0.rawValue)]) }
     }
 
     func received(_ kind: Kind) {
-        counters[kind]?.increment()
+        counters[kind.index].increment()
     }
 }

@@ -16,7 +16,7 @@ public struct MessagingSchemas: Sendable {
 
     public var message: JSONSchema {
         let head = JSONSchema.fields(["id": .uuid, "channelId": .uuid, "senderId": .uuid])
-        return .ref(name: "Message", definition: .object(head + kinds.schemaFields(\.messageKeys) + Self.messageTail)
+        return .ref(name: "Message", definition: .object(head + kinds.schemaFields(kinds.messageLayout) + Self.messageTail)
             .described("A message; a deleted one stays as a tombstone (`isDeleted`, empty content)"))
     }
 

@@ -94,7 +94,7 @@ struct TypingPayload: Encodable, Sendable {
         var c = encoder.container(keyedBy: WireKey.self)
         try c.encode(userId, forKey: WireKey("userId"))
         try c.encode(channelId, forKey: WireKey("channelId"))
-        try kinds.encode(\.typingKeys, kind: kind, channelID: channelId, targetID: targetId, nulls: false, into: &c)
+        try kinds.encode(kinds.typingLayout, kind: kind, channelID: channelId, targetID: targetId, nulls: false, into: &c)
         try c.encode(typing, forKey: WireKey("typing"))
     }
 }
