@@ -124,17 +124,14 @@ extension ChannelService {
             targets = TargetFields([target.field: .value(target.id)])
         }
 
-        enum CodingKeys: String, CodingKey {
-            case content, type, parentId, metadata
-        }
-
         public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            content = try c.decodeIfPresent(String.self, forKey: .content)
-            type = try c.decodeIfPresent(String.self, forKey: .type)
-            parentId = try c.decodeIfPresent(String.self, forKey: .parentId)
-            metadata = try c.decodeIfPresent(JSONValue.self, forKey: .metadata)
-            targets = try TargetFields(from: decoder)
+            // One container for every field: JSONDecoder builds a dictionary of the object per container.
+            let c = try decoder.container(keyedBy: WireKey.self)
+            content = try c.decodeIfPresent(String.self, forKey: WireKey("content"))
+            type = try c.decodeIfPresent(String.self, forKey: WireKey("type"))
+            parentId = try c.decodeIfPresent(String.self, forKey: WireKey("parentId"))
+            metadata = try c.decodeIfPresent(JSONValue.self, forKey: WireKey("metadata"))
+            targets = try TargetFields(c)
         }
     }
 
@@ -308,8 +305,7 @@ struct TargetFields: Sendable {
         self.values = values.map { ($0.key, $0.value) }
     }
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: WireKey.self)
+    init(_ container: KeyedDecodingContainer<WireKey>) throws {
         var values: [(field: String, value: Value)] = []
         for field in ChannelKinds.targetFieldNames.withLock({ $0 }) {
             do {

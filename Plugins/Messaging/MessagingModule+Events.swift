@@ -16,7 +16,7 @@ extension MessagingModule {
         let targets: TargetFields
 
         init(from decoder: any Decoder) throws {
-            targets = try TargetFields(from: decoder)
+            targets = try TargetFields(decoder.container(keyedBy: WireKey.self))
         }
     }
 
