@@ -57,13 +57,11 @@ struct DirectRoutes: Sendable {
 
     func historyWithUser(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {
         let otherID = try pathID(context.parameters.get("userID"), "User")
-        let query = request.uri.queryParameters
-        let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-        let cursor = try HistoryCursor.messages(query)
+        let query = try ChannelService.HistoryQuery(request.uri.queryParameters)
         guard let channel = try await direct.existingChannel(userID: context.userID, with: otherID) else {
-            return Envelope([], message: "Messages retrieved successfully", pagination: page.pagination(total: 0))
+            return Envelope([], message: "Messages retrieved successfully", pagination: query.page.pagination(total: 0))
         }
-        return try await Self.history(direct, channelID: channel.id, page: page, cursor: cursor)
+        return try await direct.channels.historyEnvelope(channelID: channel.id, query)
     }
 
     func list(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Conversation]> {
@@ -90,11 +88,9 @@ struct DirectRoutes: Sendable {
 
     func conversationHistory(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {
         let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-        let query = request.uri.queryParameters
-        let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-        let cursor = try HistoryCursor.messages(query)
+        let query = try ChannelService.HistoryQuery(request.uri.queryParameters)
         try await direct.requireMembership(id, userID: context.userID)
-        return try await Self.history(direct, channelID: id, page: page, cursor: cursor)
+        return try await direct.channels.historyEnvelope(channelID: id, query)
     }
 
     func sendMessage(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
@@ -109,10 +105,4 @@ struct DirectRoutes: Sendable {
         return Envelope(try await direct.markRead(conversationID: id, userID: context.userID), message: "Conversation marked as read")
     }
 
-    static func history(_ direct: DirectService, channelID: String, page: PageRequest, cursor: HistoryCursor) async throws
-        -> Envelope<[Message]> {
-        let history = try await direct.channels.history(channelID: channelID, page: page, cursor: cursor)
-        return Envelope(history.messages, message: "Messages retrieved successfully",
-                        pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
-    }
 }

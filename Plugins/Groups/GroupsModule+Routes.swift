@@ -233,13 +233,9 @@ struct GroupsRoutes: Sendable {
 
     func history(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {
         let groupID = try Self.groupID(context)
-        let query = request.uri.queryParameters
-        let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-        let cursor = try HistoryCursor.messages(query)
+        let query = try ChannelService.HistoryQuery(request.uri.queryParameters)
         try await groups.requireMembership(groupID: groupID, userID: context.userID)
-        let history = try await groups.channels.history(channelID: groupID, page: page, cursor: cursor)
-        return Envelope(history.messages, message: "Messages retrieved successfully",
-                        pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
+        return try await groups.channels.historyEnvelope(channelID: groupID, query)
     }
 
     func sendMessage(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {

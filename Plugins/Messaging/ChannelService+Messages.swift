@@ -326,6 +326,29 @@ struct TargetFields: Sendable {
 /// Message history pages: keyset cursors on message ids.
 public typealias HistoryCursor = KeysetCursor
 
+extension ChannelService {
+    /// What a history endpoint's query asks for: the page and the cursor (a 400 names a bad parameter). Read it
+    /// before checking who may read, so a malformed request is a 400 whoever sends it.
+    public struct HistoryQuery: Sendable {
+        public let page: PageRequest
+        public let cursor: HistoryCursor
+
+        public init(_ query: Parameters) throws {
+            page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
+            cursor = try HistoryCursor.messages(query)
+        }
+    }
+
+    /// One page of a channel's history in the list envelope, with its cursors (`nextCursor` older,
+    /// `prevCursor` newer). The caller has checked that the user may read the channel.
+    public func historyEnvelope(channelID: String, _ query: HistoryQuery) async throws -> Envelope<[Message]> {
+        let history = try await history(channelID: channelID, page: query.page, cursor: query.cursor)
+        return Envelope(history.messages, message: "Messages retrieved successfully",
+                        pagination: query.page.pagination(total: history.total, nextCursor: history.olderCursor,
+                                                          prevCursor: history.newerCursor))
+    }
+}
+
 extension KeysetCursor {
     /// `before` / `after` / `cursor` as message ids.
     public static func messages(_ query: Parameters) throws -> KeysetCursor {

@@ -70,13 +70,9 @@ extension RoomsModule {
             response: .page(rooms.channels.schemas.message), errors: [403])
         ) { request, context -> Envelope<[Message]> in
             let roomID = try pathID(context.parameters.get("roomID"), "Room")
-            let query = request.uri.queryParameters
-            let page = try PageRequest.parse(query, sortable: [("createdAt", "id")])
-            let cursor = try HistoryCursor.messages(query)
+            let query = try ChannelService.HistoryQuery(request.uri.queryParameters)
             try await rooms.requireMembership(roomID: roomID, userID: context.userID)
-            let history = try await rooms.channels.history(channelID: roomID, page: page, cursor: cursor)
-            return Envelope(history.messages, message: "Messages retrieved successfully",
-                            pagination: page.pagination(total: history.total, nextCursor: history.olderCursor, prevCursor: history.newerCursor))
+            return try await rooms.channels.historyEnvelope(channelID: roomID, query)
         }
     }
 }
