@@ -239,7 +239,10 @@ extension ChannelService {
             validator.fail("content", "is required")
             return ""
         }
-        if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        // Bytes first: a bound on the work the character count and everything after it may do.
+        if content.utf8.count > configuration.maxContentBytes {
+            validator.fail("content", "must be at most \(configuration.maxContentBytes) bytes as UTF-8")
+        } else if content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             validator.fail("content", "must not be empty")
         } else if content.count > configuration.maxContentLength {
             validator.fail("content", "must be at most \(configuration.maxContentLength) characters")

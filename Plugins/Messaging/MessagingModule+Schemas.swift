@@ -59,7 +59,7 @@ public struct MessagingSchemas: Sendable {
     public var messageFields: [JSONSchema.Property] {
         JSONSchema.fields([
             "content": JSONSchema.string(minLength: 1, maxLength: configuration.maxContentLength)
-                .described("Not blank; at most \(configuration.maxContentLength) characters"),
+                .described("Not blank; at most \(configuration.maxContentLength) characters and \(configuration.maxContentBytes) bytes of UTF-8"),
             "type": JSONSchema.string(enum: MessageType.allCases.map(\.rawValue)).described("Default TEXT"),
             "parentId": JSONSchema.uuid.described("Reply to this message (same channel)"),
             "metadata": JSONSchema.anyObject.orNull

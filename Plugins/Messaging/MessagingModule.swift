@@ -10,6 +10,9 @@ public struct MessagingModule: ParleyModule {
     public struct Configuration: ModuleConfiguration {
         /// Longest message content, in characters (seed 001: 5000).
         public var maxContentLength = 5000
+        /// Longest message content in bytes of UTF-8: characters are grapheme clusters, and one of them may hold
+        /// any number of combining marks, so the character limit alone bounds nothing.
+        public var maxContentBytes = 20_000
         /// Largest `metadata` object, in bytes of JSON.
         public var maxMetadataBytes = 16 * 1024
         /// A typist silent this long is announced stopped (`typing:stop`) without asking.
@@ -24,13 +27,15 @@ public struct MessagingModule: ParleyModule {
 
         // The manifest says `_ms` where the properties say `Milliseconds`; the other keys follow the snake_case rule.
         enum CodingKeys: String, CodingKey {
-            case maxContentLength, maxMetadataBytes, typingTimeoutSeconds
+            case maxContentLength, maxContentBytes, maxMetadataBytes, typingTimeoutSeconds
             case typingThrottleMilliseconds = "typing_throttle_ms"
             case searchIndexDelayMilliseconds = "search_index_delay_ms"
         }
 
         public func validate() throws {
             try check(maxContentLength >= 1, key: CodingKeys.maxContentLength, "must be at least 1")
+            try check(maxContentBytes >= maxContentLength, key: CodingKeys.maxContentBytes,
+                      "must be at least max_content_length (\(maxContentLength))")
             try check(typingTimeoutSeconds > 0 && typingTimeoutSeconds <= 300, key: CodingKeys.typingTimeoutSeconds,
                       "must be between 0 and 300")
             try check(typingThrottleMilliseconds >= 0, key: CodingKeys.typingThrottleMilliseconds, "must not be negative")

@@ -140,6 +140,20 @@ struct TunedDocument: Decodable {
     }
 
     /// Every check of the shipped modules, with the exact text it had when each module wrote its own `init(from:)`.
+    @Test func contentIsBoundedInBytesNoLowerThanInCharacters() throws {
+        func manifest(_ messaging: String) throws -> Manifest {
+            try Manifest.parse(yaml: "modules:\n  messaging: \(messaging)\n", catalog: .parley, environment: [:])
+        }
+        #expect(throws: (any Error).self) { try manifest("{max_content_bytes: 4999}") }  // below the default 5000 characters
+        do {
+            _ = try manifest("{max_content_length: 100, max_content_bytes: 99}")
+            Issue.record("accepted a byte bound below the character bound")
+        } catch {
+            #expect("\(error)" == "modules.messaging.max_content_bytes: must be at least max_content_length (100)")
+        }
+        #expect(try manifest("{max_content_length: 100, max_content_bytes: 400}").enabledModuleIDs == ["messaging"])
+    }
+
     @Test func shippedModuleChecksKeepTheirMessages() throws {
         let secret = "app_secret: 0123456789abcdef"
         let cases: [(String, String)] = [
