@@ -316,3 +316,74 @@ def test_batched_flushes_reach_every_connection(server):
             if frame["event"] == "message:received":
                 received.append(frame["data"]["id"])
         assert received == sent
+
+
+def _send_custom_frame(ws: RawWebSocket, first_byte: int, payload: bytes, masked: bool = True) -> None:
+    """A frame with the first byte as given (FIN, RSV bits, opcode) and the payload masked or not."""
+    assert len(payload) < 126
+    if masked:
+        mask = os.urandom(4)
+        body = mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        ws.sock.sendall(struct.pack("!BB", first_byte, 0x80 | len(payload)) + body)
+    else:
+        ws.sock.sendall(struct.pack("!BB", first_byte, len(payload)) + payload)
+
+
+def test_an_unmasked_client_frame_fails_the_connection_with_1002(ws_server):
+    instance, user = ws_server
+    ws = open_ws(instance, user)
+    _send_custom_frame(ws, 0x81, json.dumps({"event": "no:such:event", "ack": 1}).encode(), masked=False)
+    assert close_code(ws.read_until(0x8)) == 1002
+    assert ws.is_closed()
+
+
+def test_reserved_bits_fail_the_connection_with_1002(ws_server):
+    instance, user = ws_server
+    for first_byte in (0x81 | 0x40, 0x81 | 0x20, 0x81 | 0x10):  # RSV1, RSV2, RSV3 on a text frame
+        ws = open_ws(instance, user)
+        _send_custom_frame(ws, first_byte, b'{"event":"no:such:event"}')
+        assert close_code(ws.read_until(0x8)) == 1002, hex(first_byte)
+        assert ws.is_closed()
+
+
+def test_invalid_close_codes_are_a_protocol_error_not_an_echo(ws_server):
+    instance, user = ws_server
+    for code in (999, 1004, 1005, 1006, 1015, 2999, 5000):
+        ws = open_ws(instance, user)
+        ws.send_frame(0x8, struct.pack("!H", code))
+        assert close_code(ws.read_until(0x8)) == 1002, code
+        assert ws.is_closed()
+    # A one-byte close body is malformed too; a valid application code is echoed.
+    ws = open_ws(instance, user)
+    ws.send_frame(0x8, b"\x03")
+    assert close_code(ws.read_until(0x8)) == 1002
+    ws = open_ws(instance, user)
+    ws.send_frame(0x8, struct.pack("!H", 3000) + "bye".encode())
+    assert close_code(ws.read_until(0x8)) == 3000
+    assert ws.is_closed()
+    # A close reason that is not UTF-8: 1007.
+    ws = open_ws(instance, user)
+    ws.send_frame(0x8, struct.pack("!H", 1000) + b"\xff\xfe")
+    assert close_code(ws.read_until(0x8)) == 1007
+
+
+@pytest.mark.parametrize("key", ["abc", "not base64 at all!!", base64.b64encode(b"fifteen bytes!!").decode()])
+def test_an_invalid_websocket_key_is_refused_with_400(ws_server, key):
+    instance, user = ws_server
+    sock = socket.create_connection((instance.host, instance.port), timeout=10)
+    sock.sendall(
+        f"GET /ws?token={user['token']} HTTP/1.1\r\nHost: {instance.host}:{instance.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(4096)
+        assert chunk, "closed without an answer"
+        response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(4096)
+    error = json.loads(body)
+    assert error["code"] == "VALIDATION_ERROR" and error["errors"][0]["field"] == "Sec-WebSocket-Key"
+    sock.close()

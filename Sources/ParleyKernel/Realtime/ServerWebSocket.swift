@@ -189,6 +189,32 @@ final class ServerWebSocket: Sendable {
 
 /// The NIO side of a `ServerWebSocket`: control frames, UTF-8 checks, server pings, and read pressure, all on
 /// the event loop. Data frames arrive whole (a `NIOWebSocketFrameAggregator` sits before it).
+/// Before fragments are joined: every client frame must be masked (RFC 6455 §5.1) and, with no extension
+/// negotiated, have its RSV bits clear (§5.2). Either fault fails the connection with 1002.
+final class ServerWebSocketFrameCheck: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    private let socket: ServerWebSocket
+    private var failed = false
+
+    init(socket: ServerWebSocket) {
+        self.socket = socket
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let frame = unwrapInboundIn(data)
+        guard frame.maskKey != nil, !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
+            failed = true
+            socket.close(.protocolError, reason: frame.maskKey == nil ? "client frames must be masked" : "reserved bits set")
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+    }
+}
+
 final class ServerWebSocketHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
@@ -245,8 +271,18 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
         case .pong:
             awaitingPong = false
         case .connectionClose:
+            // RFC 6455 §5.5.1, §7.4: no body, or a code a peer may send and a UTF-8 reason; anything else fails
+            // the connection with 1002 (1007 for the reason) instead of being echoed.
             var data = frame.unmaskedData
-            socket.receivedClose(code: data.readWebSocketErrorCode())
+            guard data.readableBytes != 1 else { return protocolError(context) }
+            guard let raw = data.readInteger(as: UInt16.self) else { return socket.receivedClose(code: nil) }
+            guard Self.isValidCloseCode(raw) else { return protocolError(context) }
+            guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
+                socket.close(.dataInconsistentWithMessage, reason: "close reason is not UTF-8")
+                context.close(promise: nil)
+                return
+            }
+            socket.receivedClose(code: WebSocketErrorCode(codeNumber: Int(raw)))
         default:
             protocolError(context)
         }
@@ -255,6 +291,15 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     private func protocolError(_ context: ChannelHandlerContext) {
         socket.close(.protocolError)
         context.close(promise: nil)
+    }
+
+    /// Codes a peer may put in a close frame: 1000–1003, 1007–1014 and the 3000–4999 range left to libraries
+    /// and applications. 1004–1006 and 1015 are reserved (never sent), the rest unassigned.
+    static func isValidCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
+        }
     }
 
     func read(context: ChannelHandlerContext) {

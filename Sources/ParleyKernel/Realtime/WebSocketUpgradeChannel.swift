@@ -82,6 +82,15 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                     guard let request = try? HTTPRequest(head, secure: false, splitCookie: false) else {
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
+                    // RFC 6455 §4.2.1: the key is the base64 of 16 bytes; anything else is a bad request (400).
+                    guard let key = head.headers.first(name: "Sec-WebSocket-Key"),
+                          Data(base64Encoded: key.trimmingCharacters(in: .whitespaces))?.count == 16
+                    else {
+                        decision.withLockedValue {
+                            $0 = .refuse(.api(.validation(field: "Sec-WebSocket-Key", "must be the base64 encoding of 16 bytes")))
+                        }
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
                         let decided = await decide(request, logger)
@@ -98,6 +107,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                         }
                         let socket = ServerWebSocket(channel: channel, settings: settings, delegate: delegate)
                         try channel.pipeline.syncOperations.addHandlers([
+                            ServerWebSocketFrameCheck(socket: socket),
                             NIOWebSocketFrameAggregator(
                                 minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                 maxAccumulatedFrameSize: settings.maxMessageSize),
