@@ -29,8 +29,18 @@ def test_socketio_and_native_websocket_clients_share_a_room(server):
         received.append(data)
         arrived.set()
 
+    bob_online = threading.Event()
+
+    @sio.on("user:online")
+    def on_online(data):
+        if data.get("userId") == bob["id"]:
+            bob_online.set()
+
     sio.connect(srv.url, auth={"token": alice["token"]}, wait_timeout=5)
     ws = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/ws?token={bob['token']}", timeout=5)
+    # `/ws` answers 101 before the connection has joined its channels; bob coming online (announced once it has)
+    # is the signal. Without it a busy machine could send before bob listens (seen once in ten under load).
+    assert bob_online.wait(5), "bob's /ws connection never came online"
     try:
         # Socket.IO → /ws
         stored = sio.call("message:send", {"roomId": room["id"], "content": "from socket.io"}, timeout=5)
