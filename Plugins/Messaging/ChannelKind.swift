@@ -53,10 +53,11 @@ public struct ChannelKind: Sendable {
         self.messageKeys = messageKeys
         self.referenceKeys = referenceKeys ?? messageKeys.filter { $0.source == .channel }
         self.typingKeys = typingKeys ?? messageKeys
+        recordsTarget = messageKeys.contains { $0.source == .target }
     }
 
-    /// Whether a send records the addressed id with the message (for `.target` keys).
-    var recordsTarget: Bool { messageKeys.contains { $0.source == .target } }
+    /// Whether a send records the addressed id with the message (for `.target` keys); derived once, read per send.
+    let recordsTarget: Bool
 }
 
 /// A module that serves a kind of conversation. Conform and the messaging module finds the declaration in the
@@ -86,7 +87,6 @@ public struct ResolvedTarget: Sendable {
 /// of those whose module is enabled.
 public final class ChannelKinds: Sendable {
     public let declared: [ChannelKind]
-    private let byName: [String: ChannelKind]
     private let byField: [String: ChannelKind]
     private let resolvers = Mutex<[String: ResolverBox]>([:])
     /// Each payload's keys flattened once, in wire order: a render is one pass over a small array.
@@ -113,7 +113,6 @@ public final class ChannelKinds: Sendable {
 
     init(_ declared: [ChannelKind]) {
         self.declared = declared
-        byName = Dictionary(declared.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         byField = Dictionary(declared.map { ($0.targetField, $0) }, uniquingKeysWith: { first, _ in first })
         func layout(_ keys: (ChannelKind) -> [ChannelKind.Key]) -> [Slot] {
             declared.flatMap { kind in keys(kind).map { Slot(kind: kind.name, key: $0) } }
@@ -143,7 +142,6 @@ public final class ChannelKinds: Sendable {
         return ChannelKinds(kinds)
     }
 
-    public func kind(named name: String) -> ChannelKind? { byName[name] }
     public func kind(forTargetField field: String) -> ChannelKind? { byField[field] }
 
     /// Whether the module serving `kind` is enabled (its resolver is registered).

@@ -63,9 +63,4 @@ public final class Kernel: Sendable {
     public func isEnabled(_ moduleID: String) -> Bool {
         manifest.enabledModuleIDs.contains(moduleID)
     }
-
-    /// Whether a module is enabled in this deployment (for optional integrations).
-    public func isEnabled<M: ParleyModule>(_ module: M.Type) -> Bool {
-        isEnabled(M.id)
-    }
 }
