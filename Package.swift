@@ -19,6 +19,8 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("Calls", ["ParleyMessaging", .product(name: "JWTKit", package: "jwt-kit"),
                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     ("SocketIOConformance", []),
+    // API profiles: other documents' APIs served to their clients unchanged.
+    ("ProfileSimple", ["ParleyMessaging", "ParleyDirect", "ParleyGroups"]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 

@@ -34,6 +34,7 @@ public struct DirectModule: ChannelKindModule {
             ResolvedTarget(channelID: try await direct.open(userID: senderID, with: receiverID).channel.id)
         }
         DirectRoutes(direct: direct).register(registrar.authenticatedRoutes())
+        try registrar.provide(DirectConversations(direct: direct))
         // A send by another path is still a send: the same bucket as POST /messages and message:send.
         try registrar.rateLimit("messages", .post, "conversations/{conversationID}/messages")
         registerEvents(registrar, direct: direct)

@@ -164,6 +164,8 @@ extension ChannelService {
         public let id: String
         public let messageId: String
         public let channelId: String
+        /// The channel's kind (`direct`, `group`, `room`): lets a renderer name the channel in its own keys.
+        public let channelKind: String
         public let userId: String
         /// The receipt given: DELIVERED or SEEN.
         public let status: String
@@ -233,9 +235,10 @@ extension ChannelService {
     }
 
     private static func receipt(_ db: any SQLExecutor, messageID: String, channelID: String, userID: String, kind: ReceiptKind) throws -> Receipt {
-        let status = try db.queryOne("SELECT \(Message.columns) \(Message.from) WHERE msg.id = ?", [messageID])?.string("status") ?? "SENT"
-        return Receipt(id: messageID, messageId: messageID, channelId: channelID, userId: userID, status: kind.rawValue,
-                       messageStatus: status, unreadCount: try unreadCount(db, channelID: channelID, userID: userID),
+        let row = try db.queryOne("SELECT \(Message.columns) \(Message.from) WHERE msg.id = ?", [messageID])
+        return Receipt(id: messageID, messageId: messageID, channelId: channelID, channelKind: row?.string("kind") ?? "",
+                       userId: userID, status: kind.rawValue, messageStatus: row?.string("status") ?? "SENT",
+                       unreadCount: try unreadCount(db, channelID: channelID, userID: userID),
                        at: Timestamp.iso(Timestamp.nowMillis()))
     }
 

@@ -4,6 +4,7 @@ import ParleyDirect
 import ParleyFiles
 import ParleyGroups
 import ParleyMessaging
+import ParleyProfileSimple
 import ParleyRooms
 import ParleySocketIOConformance
 
@@ -19,5 +20,6 @@ extension ModuleCatalog {
         ModuleDescriptor(FilesModule.self),
         ModuleDescriptor(CallsModule.self),
         ModuleDescriptor(SocketIOConformanceModule.self),
+        ModuleDescriptor(ProfileSimpleModule.self),
     ])
 }

@@ -102,15 +102,21 @@ extension ParleyCommand {
     }
 
     struct Routes: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every route of this manifest: method, path, owning module.")
+        static let configuration = CommandConfiguration(abstract: "List every route of this manifest: listener, method, path, owning module.")
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
             do {
                 let manifest = try Manifest.load(path: options.path, catalog: .parley)
                 let assembly = try await ParleyAssembly.check(manifest: manifest)
-                for entry in assembly.ledger.entries.sorted(by: { ($0.path, $0.method) < ($1.path, $1.method) }) {
-                    print("\(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
+                // The main listener first, then each surface's own (by address), each sorted by path.
+                let entries = assembly.ledger.entries.sorted {
+                    ($0.listener == "main" ? "" : $0.listener, $0.path, $0.method) < ($1.listener == "main" ? "" : $1.listener, $1.path, $1.method)
+                }
+                let mainAddress = "\(manifest.server.host):\(manifest.server.port)"
+                for entry in entries {
+                    let listener = entry.listener == "main" ? mainAddress : entry.listener
+                    print("\(listener.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
                 }
             } catch {
                 throw fail(error, path: options.path)

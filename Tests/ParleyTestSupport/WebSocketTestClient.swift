@@ -3,7 +3,6 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import ParleyKernel
-import ParleyTestSupport
 import Synchronization
 
 /// A WebSocket client for tests: send frames, await frames by event name, see whether the server closed it.

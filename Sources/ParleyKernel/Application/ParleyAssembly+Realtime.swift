@@ -1,13 +1,15 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// The realtime endpoints of an assembly: every module's events behind one `EventRouter`, served by Socket.IO
-/// (Parley's main namespace plus any module namespaces), by raw Engine.IO endpoints modules ask for, and by `/ws`.
+/// (Parley's main namespace plus any module namespaces), by raw Engine.IO endpoints modules ask for, and by `/ws`;
+/// and each API surface's own Socket.IO server or plain WebSocket, on the surface's listener.
 struct RealtimeEndpoints {
     let events: EventRouter
+    /// Every Engine.IO server on every listener (shutdown closes them all).
     let engines: [EngineIOServer]
-    let decideUpgrade: WebSocketUpgradeChannel.Decide
 
     init(kernel: Kernel, host: ModuleHost) {
         let manifest = kernel.manifest
@@ -37,15 +39,46 @@ struct RealtimeEndpoints {
             engines.append(engine)
         }
 
-        // Each endpoint decides the upgrades at its own paths; one nobody claims is refused.
-        let endpoints: [any UpgradeEndpoint] = engines + [transport]
-        decideUpgrade = { request, _ in
-            for endpoint in endpoints {
-                if let decision = await endpoint.decide(request) { return decision }
+        host.mainListener.upgradeEndpoints = engines + [transport]
+
+        // Surfaces: a Socket.IO server or a plain WebSocket each, on the surface's listener.
+        let webSocketSettings = ServerWebSocket.Settings(
+            pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
+            maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
+            writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
+        for request in host.surfaceRealtime {
+            switch request.kind {
+            case .socketIO(let path, let dialect, let handler):
+                let namespace = SurfaceNamespace(endpoint: realtime, surface: request.surface, dialect: dialect, handler: handler)
+                let engine = EngineIOServer(path: path, settings: engineSettings, allowedOrigins: socketIO.allowedOrigins,
+                                            handler: SocketIOEngineHandler(namespaces: ["/": namespace]), logger: logger)
+                engine.registerRoutes(on: request.root)
+                request.listener.upgradeEndpoints.append(engine)
+                engines.append(engine)
+            case .webSocket(let path, let dialect, let handler):
+                let endpoint = SurfaceWebSocketEndpoint(
+                    path: path, endpoint: realtime, surface: request.surface, dialect: dialect, envelope: request.envelope,
+                    settings: webSocketSettings, logger: logger, handler: handler)
+                endpoint.registerRoutes(on: request.root)
+                request.listener.upgradeEndpoints.append(endpoint)
             }
-            return .refuse(.api(.notFound("No WebSocket endpoint at \(request.path ?? "/")")))
         }
         self.events = events
         self.engines = engines
+    }
+}
+
+extension Listener {
+    /// Each endpoint on this listener decides the upgrades at its own paths; one nobody claims is refused.
+    var decideUpgrade: WebSocketUpgradeChannel.Decide {
+        let endpoints = upgradeEndpoints
+        let surfaces = self.surfaces
+        return { request, _ in
+            for endpoint in endpoints {
+                if let decision = await endpoint.decide(request) { return decision }
+            }
+            let path = request.path.map { URI($0).path } ?? "/"
+            return .refuse(.api(.notFound("No WebSocket endpoint at \(path)"), envelope: surfaces.envelope(for: path)))
+        }
     }
 }

@@ -24,23 +24,24 @@ public struct ParleyAssembly {
     public let migrations: [MigrationGroup]
     let services: [any Service]
     let realtime: RealtimeEndpoints
+    /// The main listener first, then each surface's own.
+    let listeners: [Listener]
 
     /// Orders modules, registers the kernel's and every module's routes, events and migrations, wires the
     /// realtime endpoints, and refuses conflicts. Touches no database: `check-config` and `routes` stop here.
     public static func assemble(manifest: Manifest, storage: any Storage, jwtSecret: String, logger: Logger) async throws -> ParleyAssembly {
         let modules = try ModuleGraph.order(manifest.modules)
         let kernel = await Kernel.boot(manifest: manifest, storage: storage, jwtSecret: jwtSecret, logger: logger)
-        let router = Router(context: ParleyRequestContext.self)
-        // Added first: Hummingbird applies middleware only to the routes registered after it.
-        router.add(middleware: KernelMiddleware(kernel: kernel))
-        let host = ModuleHost(kernel: kernel, router: router)
+        let host = ModuleHost(kernel: kernel)
+        let router = host.router
         // The kernel's routes go through the same ledger, so a module cannot shadow them silently.
         try KernelRoutes(kernel: kernel, modules: modules).register(host.root(owner: "kernel"))
         try host.register(modules)
         let realtime = RealtimeEndpoints(kernel: kernel, host: host)
         try host.finish()
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, ledger: host.ledger, events: realtime.events,
-                              migrations: [KernelMigrations.group] + host.migrations, services: host.services, realtime: realtime)
+                              migrations: [KernelMigrations.group] + host.migrations, services: host.services, realtime: realtime,
+                              listeners: host.listeners)
     }
 
     /// Everything up to route registration, against no database: what `check-config` and `routes` run.

@@ -40,13 +40,32 @@ public struct ParleyServer: Sendable {
         let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
         // No endpoint takes a frame larger than either limit.
         let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
+        // Each surface with a listener of its own gets its own server; they run and stop with the main one.
+        var surfaceServers: [any Service] = []
+        for listener in assembly.listeners.dropFirst() {
+            guard let address = listener.address else { continue }
+            let owners = listener.surfaces.owners.joined(separator: ", ")
+            surfaceServers.append(Application(
+                router: listener.router,
+                server: HTTPServerBuilder { [decide = listener.decideUpgrade] responder in
+                    WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
+                },
+                configuration: .init(address: .hostname(address.host, port: address.port), serverName: "Parley"),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? address.port
+                    var startup = logger
+                    startup.logLevel = min(logger.logLevel, .notice)
+                    startup.notice("Parley surface \(owners) listening on http://\(address.host):\(port)")
+                },
+                logger: logger))
+        }
         app = Application(
             router: assembly.router,
-            server: HTTPServerBuilder { [decide = assembly.realtime.decideUpgrade] responder in
+            server: HTTPServerBuilder { [decide = assembly.listeners[0].decideUpgrade] responder in
                 WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
             },
             configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
-            services: assembly.services,
+            services: surfaceServers + assembly.services,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? manifest.server.port
                 // The operator's line: shown whatever the configured level.

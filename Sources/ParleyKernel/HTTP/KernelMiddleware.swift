@@ -12,8 +12,11 @@ struct KernelMiddleware: RouterMiddleware {
     let limiter: RateLimiter
     let policies: RateLimitRoutes
     let clientAddress: ClientAddress
+    /// The surfaces on this middleware's listener: error envelopes, limited paths, `?token=` paths.
+    let listener: ListenerSurfaces
 
-    init(kernel: Kernel) {
+    init(kernel: Kernel, listener: ListenerSurfaces) {
+        self.listener = listener
         auth = kernel.auth
         limits = RequestLimits(maxBodyBytes: kernel.manifest.server.maxBodyBytes)
         limiter = kernel.rateLimiter
@@ -46,7 +49,7 @@ struct KernelMiddleware: RouterMiddleware {
             try charge(request, &context)
             response = try await next(request, context)
         } catch {
-            response = Self.errorResponse(error, request: request, context: context)
+            response = Self.errorResponse(error, context: context, envelope: listener.envelope(for: request.uri.path))
         }
         response.headers[.requestID] = context.requestID
         if let decision = context.rateLimit, decision.allowed { response.headers.append(contentsOf: decision.headers) }
@@ -63,8 +66,8 @@ struct KernelMiddleware: RouterMiddleware {
     /// Charges the request to its route's policy (`default` for the rest of /api/); throws the 429.
     func charge(_ request: Request, _ context: inout Context) throws {
         let path = request.uri.path
-        guard limiter.isEnabled, path.hasPrefix("/api/"), !Self.unlimited.contains(path) else { return }
-        let policyName = policies.policy(method: request.method.rawValue, path: path) ?? "default"
+        guard limiter.isEnabled, listener.isLimited(path), !Self.unlimited.contains(path) else { return }
+        let policyName = policies.policy(listener: listener.listener, method: request.method.rawValue, path: path) ?? "default"
         guard let policy = limiter.policy(named: policyName) else { return }
         let ip = clientAddress.resolve(socket: context.remoteAddress, forwardedFor: request.headers[.xForwardedFor])
         let key = policy.per == .user ? context.identity.map { "user:\($0.userID)" } ?? "ip:\(ip)" : "ip:\(ip)"
@@ -78,14 +81,14 @@ struct KernelMiddleware: RouterMiddleware {
 
     func bearerToken(_ request: Request) -> String? {
         if let token = ParleyKernel.bearerToken(fromAuthorization: request.headers[.authorization]) { return token }
-        // `/ws` may carry its token in `?token=`, since browsers cannot set headers on a WebSocket.
-        if request.uri.path == "/ws", let token = request.uri.queryParameters["token"], !token.isEmpty {
+        // WebSocket paths may carry their token in `?token=`, since browsers cannot set headers on a WebSocket.
+        if listener.takesQueryToken(request.uri.path), let token = request.uri.queryParameters["token"], !token.isEmpty {
             return String(token)
         }
         return nil
     }
 
-    static func errorResponse(_ error: any Error, request: Request, context: Context) -> Response {
+    static func errorResponse(_ error: any Error, context: Context, envelope: ErrorEnvelope) -> Response {
         let apiError: APIError
         switch error {
         case let error as APIError:
@@ -102,7 +105,7 @@ struct KernelMiddleware: RouterMiddleware {
             context.logger.error("unhandled error: \(error)")
             apiError = .internalError()
         }
-        return (try? apiError.response(from: request, context: context)) ?? Response(status: .internalServerError)
+        return envelope.response(apiError)
     }
 
     static func map(_ error: HTTPError) -> APIError {

@@ -52,11 +52,11 @@ public final class Kernel: Sendable {
     public var catalog: ModuleCatalog { manifest.catalog }
 
     /// Puts a route under a named rate-limit policy; an unknown policy is a boot error naming both.
-    func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, owner: String) throws {
+    func rateLimit(_ policy: String, _ method: HTTPRequest.Method, _ path: String, listener: String = "main", owner: String) throws {
         guard rateLimiter.policy(named: policy) != nil else {
             throw BootError.configuration("\(owner): rate-limit policy '\(policy)' for \(method.rawValue) \(path) is not in rate_limits.policies")
         }
-        rateLimitRoutes.add(policy: policy, method: method.rawValue, path: path)
+        rateLimitRoutes.add(policy: policy, listener: listener, method: method.rawValue, path: path)
     }
 
     /// Whether a module is enabled in this deployment (for optional integrations).

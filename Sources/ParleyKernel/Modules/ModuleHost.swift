@@ -8,8 +8,12 @@ import ServiceLifecycle
 /// refuses to boot on the first one (routes first, as a reader scans `parley routes`).
 final class ModuleHost {
     let kernel: Kernel
+    /// The main listener's router (`server.host:server.port`).
     let router: Router<ParleyRequestContext>
     let ledger = RouteLedger()
+    /// Every listener, the main one first; surfaces add theirs.
+    private(set) var listeners: [Listener]
+    private(set) var surfaceRealtime: [SurfaceRealtimeRequest] = []
     private(set) var events: [String: EventRouter.Entry] = [:]
     private(set) var migrations: [MigrationGroup] = []
     private(set) var services: [any Service] = []
@@ -17,9 +21,27 @@ final class ModuleHost {
     private(set) var engineIOEndpoints: [(path: String, owner: String, handler: @Sendable (EngineIOMessage, EngineIOConnection) async -> Void)] = []
     private var conflicts: [BootError] = []
 
-    init(kernel: Kernel, router: Router<ParleyRequestContext>) {
+    init(kernel: Kernel) {
         self.kernel = kernel
-        self.router = router
+        let main = Listener(name: "main", address: nil, kernel: kernel)
+        listeners = [main]
+        router = main.router
+    }
+
+    var mainListener: Listener { listeners[0] }
+
+    /// The listener at `address` (created on first use), or the main one for nil.
+    func listener(for address: ListenAddress?) -> Listener {
+        guard let address else { return mainListener }
+        if let existing = listeners.first(where: { $0.address == address }) { return existing }
+        let listener = Listener(name: address.description, address: address, kernel: kernel)
+        listeners.append(listener)
+        return listener
+    }
+
+    func addSurfaceRealtime(_ kind: SurfaceRealtimeRequest.Kind, surface: APISurface) {
+        surfaceRealtime.append(SurfaceRealtimeRequest(kind: kind, surface: surface.name, envelope: surface.envelope,
+                                                      listener: surface.listener, ledger: ledger))
     }
 
     /// The root a module's (or the kernel's) routes hang from, recording each under `owner`.
@@ -79,10 +101,12 @@ final class ModuleHost {
             }
         }
         try kernel.rateLimiter.checkConfigured()
-        do {
-            try router.validate()
-        } catch {
-            throw BootError.invalidRoutes("\(error)")
+        for listener in listeners {
+            do {
+                try listener.router.validate()
+            } catch {
+                throw BootError.invalidRoutes("\(listener.name): \(error)")
+            }
         }
     }
 }

@@ -12,6 +12,10 @@ public final class RouteLedger: Sendable {
         public let owner: String
         /// What the route declared for the OpenAPI document (nil: registered without `doc:`).
         public let doc: RouteDoc?
+        /// The listener it is served on: `main`, or a surface's own address (`0.0.0.0:8080`).
+        public var listener = "main"
+        /// The API surface it belongs to (a profile module); nil for Parley's own API.
+        public var surface: String?
     }
 
     private let state = Mutex<(entries: [Entry], conflicts: [BootError])>(([], []))
@@ -30,17 +34,26 @@ public final class RouteLedger: Sendable {
     }
 
     /// Returns true when the route is new and may be added to the router.
-    func record(method: String, path: String, owner: String, doc: RouteDoc? = nil) -> Bool {
+    func record(method: String, path: String, owner: String, doc: RouteDoc? = nil, listener: String = "main",
+                surface: String? = nil) -> Bool {
         let display = path.hasPrefix("/") ? path : "/" + path
         let key = Self.normalize(display)
         return state.withLock { state in
-            if let existing = state.entries.first(where: { $0.method == method && Self.normalize($0.path) == key }) {
-                state.conflicts.append(.routeConflict(method: method, path: display, first: existing.owner, second: owner))
+            if let existing = state.entries.first(where: {
+                $0.listener == listener && $0.method == method && Self.normalize($0.path) == key
+            }) {
+                let shown = listener == "main" ? display : "\(display) on \(listener)"
+                state.conflicts.append(.routeConflict(method: method, path: shown, first: existing.owner, second: owner))
                 return false
             }
-            state.entries.append(Entry(method: method, path: display, owner: owner, doc: doc))
+            state.entries.append(Entry(method: method, path: display, owner: owner, doc: doc, listener: listener, surface: surface))
             return true
         }
+    }
+
+    /// A conflict found outside the route table (two surfaces at one listener and prefix).
+    func recordConflict(_ error: BootError) {
+        state.withLock { $0.conflicts.append(error) }
     }
 }
 
@@ -50,12 +63,15 @@ struct LedgerRouter: RouterMethods {
     let router: Router<ParleyRequestContext>
     let ledger: RouteLedger
     let owner: String
+    var listener = "main"
+    var surface: String?
 
     @discardableResult
     func on<Responder: HTTPResponder>(_ path: RouterPath, method: HTTPRequest.Method, responder: Responder) -> LedgerRouter
     where Responder.Context == ParleyRequestContext {
         // `RouteDoc.current` is set by the `doc:` registration overloads for exactly this call.
-        if ledger.record(method: method.rawValue, path: path.description, owner: owner, doc: RouteDoc.current) {
+        if ledger.record(method: method.rawValue, path: path.description, owner: owner, doc: RouteDoc.current,
+                         listener: listener, surface: surface) {
             router.on(path, method: method, responder: responder)
         }
         return self

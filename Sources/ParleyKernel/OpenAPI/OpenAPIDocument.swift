@@ -34,9 +34,10 @@ public enum OpenAPIDocument {
         }
     }
 
-    /// The entries the document describes: the ledger minus the realtime transports.
+    /// The entries the document describes: the ledger minus the realtime transports and other API surfaces
+    /// (a profile's routes follow its own document, not this one).
     public static func documentedEntries(_ ledger: RouteLedger, info: Info = Info()) -> [RouteLedger.Entry] {
-        ledger.entries.filter { !isRealtime($0.path, extra: info.excludedPaths) }
+        ledger.entries.filter { $0.surface == nil && !isRealtime($0.path, extra: info.excludedPaths) }
     }
 
     public static func build(ledger: RouteLedger, components: [String: JSONSchema] = KernelSchemas.shared, info: Info = Info()) -> OpenAPIJSON {

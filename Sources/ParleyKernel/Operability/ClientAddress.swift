@@ -65,6 +65,7 @@ public struct ClientAddress: Sendable {
 /// Which policy each rate-limited route uses; routes not listed fall under `default`.
 public final class RateLimitRoutes: Sendable {
     struct Rule: Sendable {
+        let listener: String
         let method: String
         let segments: [Substring]
         let policy: String
@@ -74,17 +75,17 @@ public final class RateLimitRoutes: Sendable {
 
     public init() {}
 
-    func add(policy: String, method: String, path: String) {
+    func add(policy: String, listener: String = "main", method: String, path: String) {
         let segments = path.split(separator: "/")
-        rules.withLock { $0.append(Rule(method: method, segments: segments, policy: policy)) }
+        rules.withLock { $0.append(Rule(listener: listener, method: method, segments: segments, policy: policy)) }
     }
 
     /// The policy for a concrete request path (`{captures}` match any one segment).
-    func policy(method: String, path: String) -> String? {
+    func policy(listener: String = "main", method: String, path: String) -> String? {
         let segments = path.split(separator: "/")
         return rules.withLock { rules in
             rules.first { rule in
-                rule.method == method && rule.segments.count == segments.count
+                rule.listener == listener && rule.method == method && rule.segments.count == segments.count
                     && zip(rule.segments, segments).allSatisfy { $0.first == "{" || $0 == $1 }
             }?.policy
         }

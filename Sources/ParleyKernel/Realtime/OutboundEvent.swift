@@ -12,6 +12,8 @@ public final class OutboundEvent: Sendable {
     public let origin: ContinuousClock.Instant?
     /// Each transport's frame, built on first use (a broadcast reaches at most a couple of transports).
     private let frames = Mutex<[(transport: String, frame: SharedFrame)]>([])
+    /// Each API-surface dialect's frames (see `EventDialect`), built on first use.
+    let dialectFrames = Mutex<[(dialect: String, frames: [RenderedDialectFrame])]>([])
 
     public init(_ name: String, dataJSON: String, origin: ContinuousClock.Instant? = nil) {
         self.name = name

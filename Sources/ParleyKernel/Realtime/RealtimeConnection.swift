@@ -23,6 +23,8 @@ public final class RealtimeConnection: Sendable {
     public let id: String
     public let identity: Identity
     public let transport: String
+    /// The API surface it came in on (a profile module's id); nil for Parley's own `/ws` and Socket.IO.
+    public let surface: String?
     /// The transport's logger with this connection's id and user, built once for every event it handles.
     public let logger: Logger
     private let closeReason = Mutex<CloseReason?>(nil)
@@ -36,12 +38,14 @@ public final class RealtimeConnection: Sendable {
     ///   - onClose: runs once, with the first reason the connection was closed for.
     ///   - eventLoop: the loop the connection's socket writes on right now, if any: a broadcast hands each loop
     ///     its receivers in one task, and their writes then need no hop of their own.
-    public init(identity: Identity, transport: String, logger: Logger, sink: @escaping @Sendable (Outgoing) -> Bool,
+    public init(identity: Identity, transport: String, surface: String? = nil, logger: Logger,
+                sink: @escaping @Sendable (Outgoing) -> Bool,
                 onClose: @escaping @Sendable (CloseReason) -> Void,
                 eventLoop: @escaping @Sendable () -> (any EventLoop)? = { nil }) {
         self.id = ParleyID.make()
         self.identity = identity
         self.transport = transport
+        self.surface = surface
         var logger = logger
         logger[metadataKey: "connection"] = "\(id)"
         logger[metadataKey: "user"] = "\(identity.userID)"

@@ -21,11 +21,11 @@ struct RealtimeEndpoint: Sendable {
     /// Admits an authenticated client: its connection writes through the transport's `sink` (called per frame,
     /// from whichever thread publishes, so it stays as direct as the transport can make it) and is reachable by
     /// the hub once this returns. Every realtime connection is admitted here and only here.
-    func admit(_ identity: Identity, transport: String, logger: Logger,
+    func admit(_ identity: Identity, transport: String, surface: String? = nil, logger: Logger,
                sink: @escaping @Sendable (RealtimeConnection.Outgoing) -> Bool,
                onClose: @escaping @Sendable (RealtimeConnection.CloseReason) -> Void,
                eventLoop: @escaping @Sendable () -> (any EventLoop)?) async -> RealtimeConnection {
-        let connection = RealtimeConnection(identity: identity, transport: transport, logger: logger,
+        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger,
                                             sink: sink, onClose: onClose, eventLoop: eventLoop)
         // The hub runs `ConnectionHooks.userDidConnect` once it has the connection, for every transport.
         await hub.connect(connection)

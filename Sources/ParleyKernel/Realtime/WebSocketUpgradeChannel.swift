@@ -48,10 +48,9 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
         var body: Data
         var headers: HTTPFields = [:]
 
-        /// In the API's error envelope.
-        static func api(_ error: APIError) -> Refusal {
-            let body = (try? JSONBody.encode(APIError.Body(message: error.message, code: error.code, errors: error.errors))) ?? Data()
-            return Refusal(status: error.status, contentType: "application/json; charset=utf-8", body: body, headers: error.headers)
+        /// In the API's error envelope (or a surface's own).
+        static func api(_ error: APIError, envelope: ErrorEnvelope = .parley) -> Refusal {
+            Refusal(status: error.status, contentType: "application/json; charset=utf-8", body: envelope.encode(error), headers: error.headers)
         }
     }
 

@@ -1,0 +1,29 @@
+import Foundation
+import Hummingbird
+
+/// How an API surface writes a failure: the body its clients expect for any `APIError` (status and headers come
+/// from the error itself). Parley's own API uses `.parley`; a profile gives the shape its document shows
+/// (`{detail}`, `{error}`, `{success:false, message, errors:[string]}`).
+public struct ErrorEnvelope: Sendable {
+    private let body: @Sendable (APIError) -> Data
+
+    public init<Body: Encodable & SendableMetatype>(_ body: @escaping @Sendable (APIError) -> Body) {
+        self.body = { error in (try? JSONBody.encode(body(error))) ?? Data("{}".utf8) }
+    }
+
+    /// Document 001's `{success:false, message, code, errors:[{field, message}]}`.
+    public static let parley = ErrorEnvelope { error in
+        APIError.Body(message: error.message, code: error.code, errors: error.errors)
+    }
+
+    public func encode(_ error: APIError) -> Data { body(error) }
+
+    public func response(_ error: APIError) -> Response {
+        let data = encode(error)
+        var response = Response(status: error.status,
+                                headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(data.count)],
+                                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        response.headers.append(contentsOf: error.headers)
+        return response
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import HummingbirdCore
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// A realtime client of an API surface, as its module's handlers see it: who it is, and how to answer it.
+public protocol SurfaceClient: Sendable {
+    var connection: RealtimeConnection { get }
+    /// Sends one frame to this client only, as its transport frames text (a Socket.IO packet, a WebSocket text).
+    func send(_ frame: DialectFrame)
+}
+
+/// A Socket.IO client of a surface.
+public struct SurfaceSocket: SurfaceClient {
+    public let connection: RealtimeConnection
+    let socket: SocketIOSocket
+
+    /// A dialect's Socket.IO frame is a whole Engine.IO message (`42[...]`); a direct send adds the `4` itself.
+    public func send(_ frame: DialectFrame) { connection.send(.direct(String(frame.text.dropFirst()))) }
+
+    /// Emits one event to this client: `42["name",data]`.
+    public func emit(_ event: String, dataJSON: String) {
+        socket.emit(event, arguments: [dataJSON])
+    }
+
+    /// Answers an emit that asked for an acknowledgement.
+    public func ack(_ id: Int, dataJSON: String...) {
+        socket.ack(id, arguments: dataJSON)
+    }
+}
+
+/// A plain-WebSocket client of a surface.
+public struct SurfaceWebSocket: SurfaceClient {
+    public let connection: RealtimeConnection
+
+    public func send(_ frame: DialectFrame) { connection.send(.direct(frame.text)) }
+
+    public func send(text: String) { connection.send(.direct(text)) }
+}
+
+public typealias SurfaceSocketIOHandler = @Sendable (SocketIOEvent, SurfaceSocket) async -> Void
+public typealias SurfaceFrameHandler = @Sendable (String, SurfaceWebSocket) async -> Void
+
+/// Writes a broadcast to a dialect connection: each of the dialect's frames meant for this user, shared.
+private func deliverDialect(_ event: OutboundEvent, in dialect: any EventDialect, userID: String,
+                            write: (SharedFrame) -> Bool) -> Bool {
+    var delivered = true
+    for rendered in event.frames(in: dialect) where rendered.audience.admits(userID) {
+        delivered = write(rendered.frame) && delivered
+    }
+    return delivered
+}
+
+/// A surface's Socket.IO main namespace: the kernel admits and removes its clients (the same hub, topics and
+/// presence as Parley's own), renders broadcasts in the surface's dialect, and hands each event to the module.
+struct SurfaceNamespace: SocketIONamespace {
+    let endpoint: RealtimeEndpoint
+    let surface: String
+    let dialect: any EventDialect
+    let handler: SurfaceSocketIOHandler
+
+    func authorize(_ socket: SocketIOSocket) async throws {
+        let token = socket.auth.flatMap { try? JSONDecoder().decode(ParleyNamespace.AuthPayload.self, from: Data($0.utf8)) }?.token
+            ?? bearerToken(fromAuthorization: socket.handshakeHeaders[.authorization])
+        let identity = try await endpoint.authenticate(token, tokenHint: "auth.token")
+        let dialect = self.dialect
+        let userID = identity.userID
+        // As on Parley's namespace: admitted before the CONNECT reply, and frames wait for it.
+        let connection = await endpoint.admit(identity, transport: ParleyNamespace.transportName, surface: surface, logger: socket.logger, sink: { item in
+            switch item {
+            case .event(let event):
+                return deliverDialect(event, in: dialect, userID: userID) { socket.deliver(.prebuilt($0)) }
+            case .direct(let text):
+                return socket.deliver(.message(text))
+            }
+        }, onClose: { [weak socket] reason in
+            switch reason {
+            case .sessionRevoked:
+                socket?.disconnect()
+                socket?.closeTransport()
+            case .overflow, .shutdown:
+                socket?.closeTransport()
+            case .clientGone:
+                break
+            }
+        }, eventLoop: { [session = socket.session] in session.eventLoop })
+        socket.context.withLock { $0 = connection }
+    }
+
+    func connected(_ socket: SocketIOSocket) async {}
+
+    func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        await handler(event, SurfaceSocket(connection: connection, socket: socket))
+    }
+
+    func disconnected(_ socket: SocketIOSocket) async {
+        guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        await endpoint.disconnect(connection)
+        socket.context.withLock { $0 = nil }
+    }
+}
+
+/// A surface's plain WebSocket (`/ws?token=` of document 004): token from the query or an Authorization
+/// header, broadcasts rendered in the surface's dialect, every text frame handed to the module.
+struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
+    let path: String
+    let endpoint: RealtimeEndpoint
+    let surface: String
+    let dialect: any EventDialect
+    let envelope: ErrorEnvelope
+    let settings: ServerWebSocket.Settings
+    let logger: Logger
+    let handler: SurfaceFrameHandler
+
+    func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
+        guard let target = request.path, target == path || target.hasPrefix(path + "?") else { return nil }
+        let token = bearerToken(fromAuthorization: request.headerFields[.authorization])
+            ?? URI(target).queryParameters["token"].map(String.init)
+        do throws(APIError) {
+            let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
+            return .accept(settings, Session(owner: self, identity: identity))
+        } catch {
+            return .refuse(.api(error, envelope: envelope))
+        }
+    }
+
+    /// A plain GET (no upgrade) is answered by the router, in the surface's envelope.
+    func registerRoutes(on router: LedgerRouter) {
+        router.get(RouterPath(path)) { _, context -> Response in
+            guard context.identity != nil else { throw APIError.unauthorized(context.authFailure ?? "Invalid or expired token") }
+            throw APIError(status: .upgradeRequired, code: "VALIDATION_ERROR", message: "GET \(path) must be a WebSocket upgrade")
+        }
+    }
+
+    final class Session: ServerWebSocketDelegate {
+        let owner: SurfaceWebSocketEndpoint
+        let identity: Identity
+        private let connection = Mutex<RealtimeConnection?>(nil)
+
+        init(owner: SurfaceWebSocketEndpoint, identity: Identity) {
+            self.owner = owner
+            self.identity = identity
+        }
+
+        func opened(_ socket: ServerWebSocket) async {
+            let writer = socket.writer
+            let dialect = owner.dialect
+            let userID = identity.userID
+            let connection = await owner.endpoint.admit(identity, transport: WebSocketTransport.name, surface: owner.surface, logger: owner.logger, sink: { item in
+                switch item {
+                case .event(let event):
+                    return deliverDialect(event, in: dialect, userID: userID) { writer.write($0) }
+                case .direct(let text):
+                    return writer.write(text: text)
+                }
+            }, onClose: { reason in
+                switch reason {
+                case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
+                case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
+                case .shutdown: socket.close(.goingAway, reason: "server shutting down")
+                case .clientGone: break
+                }
+            }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
+            self.connection.withLock { $0 = connection }
+        }
+
+        func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
+            guard let connection = self.connection.withLock({ $0 }) else { return }
+            switch message {
+            case .text(let text):
+                await owner.handler(text, SurfaceWebSocket(connection: connection))
+            default:
+                // The module decides what a binary frame gets; it sees it as text it cannot parse.
+                await owner.handler("", SurfaceWebSocket(connection: connection))
+            }
+        }
+
+        func closed(_ socket: ServerWebSocket) async {
+            guard let connection = self.connection.withLock({ $0.take() }) else { return }
+            await owner.endpoint.disconnect(connection)
+        }
+    }
+}

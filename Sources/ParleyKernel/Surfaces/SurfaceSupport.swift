@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+
+extension SurfaceMount {
+    /// For a profile's `validate()`: the mount its `listen` and `prefix` options describe, or a configuration error
+    /// naming the option.
+    public static func validated<Key: CodingKey>(listen: String, prefix: String, listenKey: Key, prefixKey: Key) throws -> SurfaceMount {
+        do {
+            return try SurfaceMount(listen: listen, prefix: prefix)
+        } catch {
+            throw ConfigOptionError(error.option == "listen" ? listenKey : prefixKey, error.message)
+        }
+    }
+}
+
+extension APIError {
+    /// Any error a service throws, as the client-facing error a surface renders in its own envelope: what the
+    /// kernel middleware does for `/api/v1`, for handlers that answer errors themselves (realtime frames).
+    public static func from(_ error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as DecodingError: return APIError.from(error)
+        case StorageError.uniqueViolation: return APIError.conflict("Resource already exists")
+        case StorageError.foreignKeyViolation: return APIError.notFound("A referenced resource does not exist")
+        default:
+            logger.error("surface handler failed: \(error)")
+            return .internalError()
+        }
+    }
+}
+
+extension RateLimiter {
+    /// Charges one realtime action of a user to a policy, as `/api/v1`'s event router does; throws the 429.
+    public func charge(_ policy: String, userID: String) throws {
+        guard let decision = take(policy: policy, key: "user:\(userID)"), !decision.allowed else { return }
+        ParleyMetrics.rateLimited(policy: policy)
+        throw decision.error
+    }
+}
