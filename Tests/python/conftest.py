@@ -28,6 +28,7 @@ STOP_TIMEOUT = 20.0
 HTTP_TIMEOUT = 10.0
 TEST_TIMEOUT = 120  # seconds; pytest-timeout fails a test that runs longer (no test may hang CI)
 LISTENING = re.compile(r"Parley listening on http://([^:\s]+):(\d+)")
+SURFACE_LISTENING = r"Parley surface {name} listening on http://([^:\s]+):(\d+)"
 
 
 def parley_binary() -> Path:
@@ -110,6 +111,17 @@ class ParleyServer:
                 process.kill()
                 process.wait(timeout=STOP_TIMEOUT)
         return process.returncode
+
+    def surface_url(self, name: str, timeout: float = START_TIMEOUT) -> str:
+        """The base URL of a surface's own listener (e.g. `profile_simple`), from the startup log of this run."""
+        pattern = re.compile(SURFACE_LISTENING.format(name=re.escape(name)))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = pattern.search(self.log())
+            if match:
+                return f"http://{match.group(1)}:{match.group(2)}"
+            time.sleep(0.05)
+        raise AssertionError(f"no listener for surface {name} in the log:\n{self.log()}")
 
     def restart(self) -> "ParleyServer":
         self.stop()

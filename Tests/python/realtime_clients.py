@@ -130,3 +130,41 @@ class WsClient(_Recorder):
 
 def connect_both(srv, token: str) -> tuple[SioClient, WsClient]:
     return SioClient(srv.url, token), WsClient(srv.port, token)
+
+
+class FrameWsClient(_Recorder):
+    """A plain WebSocket client of a profile that frames events as `{"type": ..., "data": ...}` (document 004).
+    Records each frame under its `type`, with its `data` (an `error` frame is recorded whole)."""
+
+    label = "profile /ws"
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.ws = websocket.create_connection(url, timeout=5)
+        self._closed = False
+        self.closed_by_server = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closed:
+            try:
+                text = self.ws.recv()
+            except Exception:
+                self.closed_by_server.set()
+                return
+            if not text:
+                self.closed_by_server.set()
+                return
+            frame = json.loads(text)
+            self._record(frame.get("type"), frame if frame.get("type") == "error" else frame.get("data"))
+
+    def send(self, frame: dict) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self.ws.close()
+        except Exception:
+            pass
