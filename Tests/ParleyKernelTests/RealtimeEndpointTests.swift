@@ -58,10 +58,10 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let assembly = try await ParleyAssembly.check(manifest: TestManifest.manifest(directory: directory.path))
-        let nowhere = try Self.refusal(await assembly.realtime.decideUpgrade(Self.request("/nowhere"), Self.logger))
+        let nowhere = try Self.refusal(await assembly.listeners[0].decideUpgrade(Self.request("/nowhere"), Self.logger))
         #expect(nowhere?.0 == .notFound)
         #expect(nowhere?.1 == "No WebSocket endpoint at /nowhere")
-        #expect(try Self.refusal(await assembly.realtime.decideUpgrade(Self.request("/ws"), Self.logger))?.0 == .unauthorized)
+        #expect(try Self.refusal(await assembly.listeners[0].decideUpgrade(Self.request("/ws"), Self.logger))?.0 == .unauthorized)
     }
 
     @Test func socketIORefusesAMissingTokenInItsOwnWords() async throws {

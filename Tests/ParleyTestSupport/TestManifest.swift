@@ -24,7 +24,13 @@ public enum TestManifest {
 
     /// Every feature module of the catalog (what the sweeps over all routes and events run against), so a new
     /// module is swept without being listed here. Options only where a module has no usable default.
-    public static let allModules = featureModuleIDs.map { id in "\(id): \(options[id] ?? "{}")" }
+    /// API profiles are mounted on the main listener under `/profiles/<id>` (not on their document's port), so
+    /// router tests and sweeps reach their routes too.
+    public static let allModules = featureModuleIDs.map { id in
+        "\(id): \(options[id] ?? (id.hasPrefix("profile_") ? "{listen: \"\", prefix: \"\(profilePrefix(id))\"}" : "{}"))"
+    }
+
+    public static func profilePrefix(_ id: String) -> String { "/profiles/\(id)" }
 
     /// The catalog's modules bar the test fixtures.
     public static let featureModuleIDs = ModuleCatalog.parley.ids.filter { !fixtures.contains($0) }
