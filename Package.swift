@@ -21,6 +21,7 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("SocketIOConformance", []),
     // API profiles: other documents' APIs served to their clients unchanged.
     ("ProfileSimple", ["ParleyMessaging", "ParleyDirect", "ParleyGroups"]),
+    ("ProfileConversations", ["ParleyMessaging", "ParleyDirect"]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 

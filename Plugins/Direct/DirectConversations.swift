@@ -62,3 +62,8 @@ public struct DirectConversations: Sendable {
                     lastActivityAt: conversation.lastMessage?.createdAt ?? channel.createdAt)
     }
 }
+
+extension DirectConversations {
+    /// The field that names the other participant on sends and typing (`receiverId`).
+    public static var targetField: String { DirectModule.channelKind.targetField }
+}

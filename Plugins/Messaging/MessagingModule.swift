@@ -66,5 +66,6 @@ public struct MessagingModule: ParleyModule {
         let typing = TypingTracker(hub: registrar.hub, timeout: .milliseconds(Int(configuration.typingTimeoutSeconds * 1000)),
                                    throttle: .milliseconds(configuration.typingThrottleMilliseconds))
         registerEvents(registrar, channels: channels, typing: typing)
+        try registrar.provide(TypingIndicators(channels: channels, tracker: typing))
     }
 }

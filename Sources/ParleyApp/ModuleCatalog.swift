@@ -4,6 +4,7 @@ import ParleyDirect
 import ParleyFiles
 import ParleyGroups
 import ParleyMessaging
+import ParleyProfileConversations
 import ParleyProfileSimple
 import ParleyRooms
 import ParleySocketIOConformance
@@ -21,5 +22,6 @@ extension ModuleCatalog {
         ModuleDescriptor(CallsModule.self),
         ModuleDescriptor(SocketIOConformanceModule.self),
         ModuleDescriptor(ProfileSimpleModule.self),
+        ModuleDescriptor(ProfileConversationsModule.self),
     ])
 }

@@ -59,7 +59,8 @@ extension Kernel {
         let tokens = await TokenService(secret: jwtSecret, accessTTL: TimeInterval(manifest.auth.accessTokenTTLSeconds))
         let auth = AuthService(storage: storage, tokens: tokens, settings: manifest.auth, logger: logger)
         let hooks = HookRegistry()
-        let hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), hooks: hooks, logger: logger)
+        let hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), hooks: hooks,
+                              directory: auth.directory, logger: logger)
         ParleyMetrics.bootstrap()
         return Kernel(manifest: manifest, storage: storage, auth: auth, hub: hub, hooks: hooks, logger: logger)
     }

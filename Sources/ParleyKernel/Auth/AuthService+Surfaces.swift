@@ -46,8 +46,44 @@ extension AuthService {
     }
 
     /// Checks credentials (an e-mail address or a username) and opens a session; 401 "Invalid credentials".
-    public func signIn(_ identifier: String, password: String) async throws -> (user: User, tokens: TokenPair) {
-        try await login(identifier: identifier, password: password)
+    /// `accessTokenLifetime` is a surface's own (document 003 says 24 h); logout or a deleted account still ends
+    /// the session at once, whatever the token's expiry.
+    public func signIn(_ identifier: String, password: String, accessTokenLifetime: TimeInterval? = nil) async throws -> (user: User, tokens: TokenPair) {
+        try await login(identifier: identifier, password: password, accessTokenLifetime: accessTokenLifetime)
+    }
+
+    /// Opens a session **without a password**: only for a surface whose operator put a trusted identity proxy in
+    /// front of it (document 003's `passwordless` option). Everywhere else, `signIn`.
+    public func signInWithoutPassword(userID: String, accessTokenLifetime: TimeInterval? = nil) async throws -> (user: User, tokens: TokenPair) {
+        try await openSession(userID: userID, accessTokenLifetime: accessTokenLifetime)
+    }
+
+    /// Sets what a surface knows of a user beyond the account: a display name and an avatar URL (nil leaves one
+    /// as it is).
+    public func setProfile(userID: String, displayName: String?, avatar: String?) async throws -> User {
+        defer { directory.forget(userID) }
+        let now = Timestamp.nowMillis()
+        return try await storage.write { db in
+            if let displayName { try db.execute("UPDATE users SET display_name = ? WHERE id = ?", [displayName, userID]) }
+            if let avatar { try db.execute("UPDATE users SET avatar = ? WHERE id = ?", [avatar, userID]) }
+            try db.execute("UPDATE users SET updated_at = ? WHERE id = ?", [now, userID])
+            guard let user = try Self.fetchUser(db, id: userID) else { throw APIError.notFound("User not found") }
+            return user
+        }
+    }
+
+    /// Live accounts whose username, e-mail or display name contains `query` (case-insensitive), at most `limit`.
+    public func findUsers(containing query: String, limit: Int) async throws -> [User] {
+        let pattern = "%" + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+        return try await storage.read { db in
+            try db.query(
+                """
+                SELECT \(User.columns) FROM users WHERE deleted_at IS NULL
+                AND (username_key LIKE ? ESCAPE '\\' OR email_key LIKE ? ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE ? ESCAPE '\\')
+                ORDER BY username_key LIMIT ?
+                """, [pattern, pattern, pattern, limit]).map(User.init(row:))
+        }
     }
 
     /// A new access token for a refresh token that is **not rotated** (document 004's clients keep their first

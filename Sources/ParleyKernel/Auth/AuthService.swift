@@ -17,11 +17,17 @@ public final class AuthService: Sendable {
     let settings: AuthSettings
     let logger: Logger
 
+    /// Users in memory, for renderers that name them (inactive unless a module turns it on).
+    public let directory: UserDirectory
+
     init(storage: any Storage, tokens: TokenService, settings: AuthSettings, logger: Logger) {
         self.storage = storage
         self.tokens = tokens
         self.settings = settings
         self.logger = logger
+        directory = UserDirectory { id in
+            try? await storage.read { db in try AuthService.fetchUser(db, id: id) }
+        }
     }
 
     // MARK: Passwords (bcrypt is slow on purpose: keep it off the event loops)
@@ -66,7 +72,7 @@ public final class AuthService: Sendable {
     }
 
     /// Checks credentials and opens a new session.
-    func login(identifier: String, password: String) async throws -> (User, TokenPair) {
+    func login(identifier: String, password: String, accessTokenLifetime: TimeInterval? = nil) async throws -> (User, TokenPair) {
         let key = identifier.lowercased()
         let row = try await storage.read { db in
             try db.queryOne(
@@ -80,7 +86,12 @@ public final class AuthService: Sendable {
         guard try await verifyPassword(password, hash: row.string("password_hash")) else {
             throw APIError.unauthorized("Invalid credentials")
         }
-        let userID = row.string("id")
+        return try await openSession(userID: row.string("id"), accessTokenLifetime: accessTokenLifetime)
+    }
+
+    /// A new login session for a user whose identity was already established (credentials checked, or a trusted
+    /// identity proxy in front of a passwordless surface).
+    func openSession(userID: String, accessTokenLifetime: TimeInterval? = nil) async throws -> (User, TokenPair) {
         let sessionID = ParleyID.make()
         let refresh = TokenService.newRefreshToken()
         let now = Timestamp.nowMillis()
@@ -92,7 +103,7 @@ public final class AuthService: Sendable {
                            [TokenService.hash(refresh), sessionID, now])
             return try Self.fetchUser(db, id: userID)!
         }
-        let access = try await tokens.accessToken(userID: userID, sessionID: sessionID)
+        let access = try await tokens.accessToken(userID: userID, sessionID: sessionID, lifetime: accessTokenLifetime)
         return (user, TokenPair(accessToken: access, refreshToken: refresh))
     }
 
@@ -214,6 +225,7 @@ public final class AuthService: Sendable {
 
     func updateProfile(id: String, username: String?, avatar: String??, statusMessage: String??) async throws -> User {
         let now = Timestamp.nowMillis()
+        defer { directory.forget(id) }
         do {
             return try await storage.write { db in
                 if let username {
@@ -237,13 +249,15 @@ public final class AuthService: Sendable {
     /// sent stay (attributed to the now-deleted account) so other people's history stays whole.
     func deleteUser(id: String) async throws -> [String] {
         let now = Timestamp.nowMillis()
+        defer { directory.forget(id) }
         return try await storage.write { db in
             let sessions = try db.query("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", [id]).map { $0.string("id") }
             let tombstone = "deleted-\(id)"
             try db.execute(
                 """
                 UPDATE users SET deleted_at = ?, updated_at = ?, username = 'deleted-user', username_key = ?, email = '',
-                    email_key = ?, password_hash = '', avatar = NULL, status_message = NULL, is_online = 0 WHERE id = ?
+                    email_key = ?, password_hash = '', avatar = NULL, status_message = NULL, display_name = NULL, is_online = 0
+                WHERE id = ?
                 """, [now, now, tombstone, tombstone, id])
             try db.execute("UPDATE sessions SET revoked_at = ?, revoked_reason = 'account deleted' WHERE user_id = ? AND revoked_at IS NULL",
                            [now, id])

@@ -44,5 +44,7 @@ enum KernelMigrations {
             """,
             "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id)",
         ]),
+        // A name to show besides the unique username (document 003's `name`); nil shows the username.
+        Migration("0002_users_display_name", ["ALTER TABLE users ADD COLUMN display_name TEXT"]),
     ])
 }

@@ -28,11 +28,12 @@ final class TokenService: Sendable {
         self.accessTTL = accessTTL
     }
 
-    func accessToken(userID: String, sessionID: String) async throws -> String {
+    /// - Parameter lifetime: a surface's own access-token lifetime (document 003's 24 h); nil: the manifest's.
+    func accessToken(userID: String, sessionID: String, lifetime: TimeInterval? = nil) async throws -> String {
         let now = Date()
         let claims = AccessClaims(
             sub: .init(value: userID), sid: sessionID, iat: .init(value: now),
-            exp: .init(value: now.addingTimeInterval(accessTTL)), typ: "access")
+            exp: .init(value: now.addingTimeInterval(lifetime ?? accessTTL)), typ: "access")
         return try await keys.sign(claims)
     }
 

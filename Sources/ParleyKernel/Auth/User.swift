@@ -4,6 +4,8 @@ import Foundation
 public struct User: Sendable, Equatable {
     public let id: String
     public var username: String
+    /// Shown instead of the username where a client has a place for a name; nil when never set.
+    public var displayName: String?
     public var email: String
     public var avatar: String?
     public var statusMessage: String?
@@ -16,6 +18,7 @@ public struct User: Sendable, Equatable {
     init(row: SQLRow) {
         id = row.string("id")
         username = row.string("username")
+        displayName = row.optionalString("display_name")
         email = row.string("email")
         avatar = row.optionalString("avatar")
         statusMessage = row.optionalString("status_message")
@@ -26,7 +29,7 @@ public struct User: Sendable, Equatable {
         updatedAt = row.int("updated_at")
     }
 
-    static let columns = "id, username, email, avatar, status_message, role, is_online, last_seen, created_at, updated_at"
+    static let columns = "id, username, display_name, email, avatar, status_message, role, is_online, last_seen, created_at, updated_at"
 
     /// What the user sees of themself (`auth/me`, register, login).
     public var privateProfile: PrivateProfile { PrivateProfile(self) }

@@ -38,6 +38,8 @@ struct KernelMiddleware: RouterMiddleware {
         if let token = bearerToken(request) {
             if let identity = await auth.authenticate(token: token) {
                 context.identity = identity
+                // Before anything this user does can be rendered by a dialect that names them (free when inactive).
+                await auth.directory.warm(identity.userID)
                 context.logger[metadataKey: "user"] = "\(identity.userID)"
             } else {
                 context.authFailure = "Invalid or expired token"

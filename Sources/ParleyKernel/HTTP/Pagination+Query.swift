@@ -8,8 +8,10 @@ public struct PageRequest: Sendable, Equatable {
     public var limit: Int
     public var sort: String
     public var ascending: Bool
+    /// Items to skip, for APIs that page by `skip`/`limit` (document 003) instead of page numbers.
+    public var skip: Int?
 
-    public var offset: Int { (page - 1) * limit }
+    public var offset: Int { skip ?? (page - 1) * limit }
 
     public init(page: Int = 1, limit: Int = PageRequest.defaultLimit, sort: String = "created_at", ascending: Bool = false) {
         self.page = page

@@ -79,3 +79,63 @@ extension APIError {
         }
     }
 }
+
+extension Request {
+    /// The request's fields as documents that take forms read them (003's `POST /api/auth/login`): the query
+    /// string, then an `application/x-www-form-urlencoded` body or a JSON object body (scalars as text), the body
+    /// winning. Too large → 413; a body that is neither → 400 `body`.
+    public func formFields(limit: Int) async throws -> [String: String] {
+        var fields = formQuery
+        var request = self
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch {
+            throw APIError.payloadTooLarge("Request body exceeds \(limit) bytes")
+        }
+        let body = String(buffer: buffer)
+        guard !body.allSatisfy(\.isWhitespace) else { return fields }
+        let contentType = headers[.contentType]?.lowercased() ?? ""
+        if contentType.hasPrefix("application/json") {
+            guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)) else {
+                throw APIError.validation(field: "body", "expected a JSON object")
+            }
+            for (key, value) in object {
+                switch value {
+                case .string(let text): fields[key] = text
+                case .number(let number): fields[key] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                case .bool(let flag): fields[key] = String(flag)
+                case .null: fields[key] = nil
+                default: throw APIError.validation(field: key, "expected a string")
+                }
+            }
+        } else {
+            guard let form = Self.formDecode(body) else { throw APIError.validation(field: "body", "malformed form encoding") }
+            fields.merge(form) { _, body in body }
+        }
+        return fields
+    }
+
+    /// The query string decoded as a form (`+` is a space, as browsers and python `requests` send it); a
+    /// malformed escape leaves that field out.
+    public var formQuery: [String: String] {
+        guard let query = uri.query else { return [:] }
+        return Self.formDecode(query, lenient: true) ?? [:]
+    }
+
+    /// `application/x-www-form-urlencoded`: `+` is a space, then percent-decoding. Nil for a malformed escape
+    /// (unless lenient, which skips that pair).
+    static func formDecode(_ text: String, lenient: Bool = false) -> [String: String]? {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decoded = parts.map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let name = decoded.first ?? nil, decoded.count < 2 || decoded[1] != nil else {
+                if lenient { continue }
+                return nil
+            }
+            fields[name] = decoded.count > 1 ? decoded[1] ?? "" : ""
+        }
+        return fields
+    }
+}

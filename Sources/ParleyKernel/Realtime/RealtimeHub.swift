@@ -26,11 +26,13 @@ public final class RealtimeHub: Sendable {
     private let backplane: any Backplane
     private let presence: PresenceStore
     private let lifecycleHooks: HookRegistry
+    private let directory: UserDirectory?
     private let logger: Logger
 
-    init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, logger: Logger) {
+    init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, directory: UserDirectory? = nil, logger: Logger) {
         self.backplane = backplane
         self.presence = presence
+        self.directory = directory
         lifecycleHooks = hooks
         self.logger = logger
         backplane.attach { [weak self] message in self?.deliver(message) }
@@ -70,6 +72,8 @@ public final class RealtimeHub: Sendable {
             return isFirst
         }
         ParleyMetrics.connectionOpened(transport: connection.transport)
+        // A dialect that names users (by e-mail) finds this one before their presence or anything they do is rendered.
+        await directory?.warm(connection.userID)
         if first { await announce(userID: connection.userID, online: true) }
         await runLifecycleHooks(ConnectionHooks.userDidConnect, connection)
     }

@@ -50,7 +50,8 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
 
         /// In the API's error envelope (or a surface's own).
         static func api(_ error: APIError, envelope: ErrorEnvelope = .parley) -> Refusal {
-            Refusal(status: error.status, contentType: "application/json; charset=utf-8", body: envelope.encode(error), headers: error.headers)
+            Refusal(status: envelope.status(error), contentType: "application/json; charset=utf-8", body: envelope.encode(error),
+                    headers: error.headers)
         }
     }
 

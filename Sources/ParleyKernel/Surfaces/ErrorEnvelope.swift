@@ -6,10 +6,19 @@ import Hummingbird
 /// (`{detail}`, `{error}`, `{success:false, message, errors:[string]}`).
 public struct ErrorEnvelope: Sendable {
     private let body: @Sendable (APIError) -> Data
+    private let status: @Sendable (APIError) -> HTTPResponse.Status
 
-    public init<Body: Encodable & SendableMetatype>(_ body: @escaping @Sendable (APIError) -> Body) {
+    /// - Parameters:
+    ///   - status: the status a document gives an error where it differs from Parley's (003 answers field
+    ///     validation with 422); default: the error's own.
+    ///   - body: the document's error body for an error.
+    public init<Body: Encodable & SendableMetatype>(status: @escaping @Sendable (APIError) -> HTTPResponse.Status = { $0.status },
+                                                    _ body: @escaping @Sendable (APIError) -> Body) {
         self.body = { error in (try? JSONBody.encode(body(error))) ?? Data("{}".utf8) }
+        self.status = status
     }
+
+    public func status(_ error: APIError) -> HTTPResponse.Status { status(error) }
 
     /// Document 001's `{success:false, message, code, errors:[{field, message}]}`.
     public static let parley = ErrorEnvelope { error in
@@ -20,7 +29,7 @@ public struct ErrorEnvelope: Sendable {
 
     public func response(_ error: APIError) -> Response {
         let data = encode(error)
-        var response = Response(status: error.status,
+        var response = Response(status: status(error),
                                 headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(data.count)],
                                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
         response.headers.append(contentsOf: error.headers)
