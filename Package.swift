@@ -22,6 +22,7 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     // API profiles: other documents' APIs served to their clients unchanged.
     ("ProfileSimple", ["ParleyMessaging", "ParleyDirect", "ParleyGroups"]),
     ("ProfileConversations", ["ParleyMessaging", "ParleyDirect"]),
+    ("ProfileRooms", ["ParleyMessaging", "ParleyRooms", "ParleyFiles"]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 

@@ -73,6 +73,7 @@ public struct FilesModule: ParleyModule {
         registrar.migrations(Self.migrations)
         FileShareHook(files: files, hub: registrar.hub).attach(to: registrar)
         FilesRoutes(files: files).register(registrar.authenticatedRoutes())
+        try registrar.provide(FileDirectory(files: files))
         try registrar.defaultRateLimit("uploads", limit: 10, windowSeconds: 3600, per: .user)
         try registrar.rateLimit("uploads", .post, "files")
         try registrar.rateLimit("uploads", .post, "files/upload")

@@ -41,6 +41,7 @@ public struct RoomsModule: ChannelKindModule {
         }
         registerRoutes(registrar.authenticatedRoutes(), rooms: rooms)
         registerEvents(registrar, rooms: rooms)
+        try registrar.provide(RoomDirectory(rooms: rooms))
     }
 }
 

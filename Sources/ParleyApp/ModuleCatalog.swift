@@ -5,6 +5,7 @@ import ParleyFiles
 import ParleyGroups
 import ParleyMessaging
 import ParleyProfileConversations
+import ParleyProfileRooms
 import ParleyProfileSimple
 import ParleyRooms
 import ParleySocketIOConformance
@@ -23,5 +24,6 @@ extension ModuleCatalog {
         ModuleDescriptor(SocketIOConformanceModule.self),
         ModuleDescriptor(ProfileSimpleModule.self),
         ModuleDescriptor(ProfileConversationsModule.self),
+        ModuleDescriptor(ProfileRoomsModule.self),
     ])
 }
