@@ -68,13 +68,17 @@ import Testing
         defer { directory.cleanup() }
         let manifest = try TestManifest.manifest(directory: directory.path, modules: TestManifest.allModules)
         let routes = try await ParleyAssembly.check(manifest: manifest).ledger.entries
-            .filter { $0.path != "/ws" && !$0.path.hasPrefix("/socket.io") }
+            .filter { $0.path != "/ws" && !$0.path.hasPrefix("/socket.io") && !$0.path.hasSuffix("/socket.io") }
         var publicRoutes: Set<String> = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh",
                                          "GET /api/v1/health", "GET /api/v1/health/ready", "GET /metrics", "GET /api/v1/metrics",
                                          "GET /api/openapi.json", "GET /api/docs"]
         // The profiles' sign-up, sign-in and token refresh, and their WebSocket paths (a plain GET answers 401 anyway).
         let simple = TestManifest.profilePrefix("profile_simple")
         publicRoutes.formUnion(["POST \(simple)/api/auth/register", "POST \(simple)/api/auth/login", "POST \(simple)/api/auth/refresh"])
+        let conversations = TestManifest.profilePrefix("profile_conversations")
+        publicRoutes.formUnion(["POST \(conversations)/api/auth/login", "GET \(conversations)/health", "GET \(conversations)/docs"])
+        let rooms = TestManifest.profilePrefix("profile_rooms")
+        publicRoutes.formUnion(["POST \(rooms)/api/auth/signup", "POST \(rooms)/api/auth/login"])
         let open = publicRoutes
         try await TestApp.run(modules: TestManifest.allModules, directory: directory) { api in
             for route in routes where !open.contains("\(route.method) \(route.path)") {
