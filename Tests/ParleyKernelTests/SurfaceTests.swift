@@ -105,7 +105,7 @@ struct OtherSurfaceModule: ParleyModule {
         let apart = try Manifest.parse(yaml: "modules:\n  messaging: {}\n  detail_surface: {listen: \"127.0.0.1:0\"}\n  other_surface: {}\n",
                                        catalog: Self.catalog, environment: [:])
         let assembly = try await ParleyAssembly.check(manifest: apart)
-        #expect(assembly.ledger.entries.contains { $0.owner == "detail_surface" && $0.listener == "127.0.0.1:0" && $0.path == "/compat/detail/api/ping" })
+        #expect(assembly.ledger.entries.contains { $0.owner == "detail_surface" && $0.listener == "127.0.0.1:0 (detail_surface)" && $0.path == "/compat/detail/api/ping" })
         #expect(assembly.ledger.entries.contains { $0.owner == "other_surface" && $0.listener == "main" })
     }
 

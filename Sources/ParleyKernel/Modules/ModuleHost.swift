@@ -30,11 +30,13 @@ final class ModuleHost {
 
     var mainListener: Listener { listeners[0] }
 
-    /// The listener at `address` (created on first use), or the main one for nil.
-    func listener(for address: ListenAddress?) -> Listener {
+    /// The listener at `address` (created on first use), or the main one for nil. Port 0 asks for a free port:
+    /// each such surface gets a listener of its own.
+    func listener(for address: ListenAddress?, owner: String) -> Listener {
         guard let address else { return mainListener }
-        if let existing = listeners.first(where: { $0.address == address }) { return existing }
-        let listener = Listener(name: address.description, address: address, kernel: kernel)
+        if address.port != 0, let existing = listeners.first(where: { $0.address == address }) { return existing }
+        let name = address.port == 0 ? "\(address) (\(owner))" : address.description
+        let listener = Listener(name: name, address: address, kernel: kernel)
         listeners.append(listener)
         return listener
     }

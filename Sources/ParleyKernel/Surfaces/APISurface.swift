@@ -76,7 +76,7 @@ extension ModuleRegistrar {
     /// Mounts this module's API surface (one per module) with the error envelope its clients expect. Two surfaces
     /// at the same listener and prefix are a boot error naming both; so is any route or realtime path they share.
     public func surface(_ mount: SurfaceMount, errors envelope: ErrorEnvelope) -> APISurface {
-        let listener = host.listener(for: mount.listen)
+        let listener = host.listener(for: mount.listen, owner: moduleID)
         if let existing = listener.surfaces.add(.init(prefix: mount.prefix, owner: moduleID, envelope: envelope)) {
             host.ledger.recordConflict(.conflict(what: "API surface", name: "\(mount)", first: existing.owner, second: moduleID))
         }
