@@ -32,6 +32,40 @@ import Testing
         #expect(manifest.realtime.writeBatchMilliseconds == RealtimeSettings().writeBatchMilliseconds)
     }
 
+    /// Each API profile ships commented out on its document's port; uncommenting its block turns it on.
+    @Test func shippedProfileBlocksWorkOnceUncommented() async throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/parley.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let marker = try #require(text.range(of: "  # API profiles"))
+        let profiles = text[marker.upperBound...].split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
+            .map { $0.hasPrefix("  # ") ? "  " + $0.dropFirst(4) : String($0) }
+        let manifest = try Manifest.parse(yaml: String(text[..<marker.lowerBound]) + profiles.joined(separator: "\n"),
+                                          catalog: catalog, environment: [:])
+        #expect(manifest.enabledModuleIDs.suffix(3) == ["profile_rooms", "profile_conversations", "profile_simple"])
+        let assembly = try await ParleyAssembly.check(manifest: manifest)
+        let listeners = Set(assembly.ledger.entries.map(\.listener))
+        #expect(listeners == ["main", "0.0.0.0:3020", "0.0.0.0:8000", "0.0.0.0:8080"])
+        #expect(assembly.ledger.entries.contains { $0.listener == "0.0.0.0:8080" && $0.path == "/ws" && $0.owner == "profile_simple" })
+        #expect(assembly.ledger.entries.contains { $0.listener == "0.0.0.0:8000" && $0.path == "/docs" })
+        #expect(assembly.ledger.entries.contains { $0.listener == "0.0.0.0:3020" && $0.path == "/api/files/upload" })
+    }
+
+    @Test func twoProfilesOnOneListenerAndPathRefuseToBootNamingBoth() async throws {
+        let yaml = "modules:\n  messaging: {}\n  direct: {}\n  groups: {}\n"
+            + "  profile_simple: {listen: \"127.0.0.1:8123\"}\n  profile_conversations: {listen: \"127.0.0.1:8123\"}\n"
+        do {
+            _ = try await ParleyAssembly.check(manifest: try Manifest.parse(yaml: yaml, catalog: catalog, environment: [:]))
+            Issue.record("two profiles at one listener and path booted")
+        } catch {
+            #expect("\(error)" == "API surface conflict: http://127.0.0.1:8123 is registered by both 'profile_simple' and 'profile_conversations'")
+        }
+        // Apart by prefix, they share the listener.
+        let apart = yaml.replacingOccurrences(of: "profile_conversations: {listen: \"127.0.0.1:8123\"}",
+                                              with: "profile_conversations: {listen: \"127.0.0.1:8123\", prefix: /v003}")
+        let assembly = try await ParleyAssembly.check(manifest: try Manifest.parse(yaml: apart, catalog: catalog, environment: [:]))
+        #expect(assembly.ledger.entries.contains { $0.listener == "127.0.0.1:8123" && $0.path == "/v003/api/auth/login" })
+    }
+
     @Test func writeBatchIntervalIsBoundedAndOverridable() throws {
         #expect(try parse("realtime:\n  write_batch_ms: 0\n").realtime.writeBatchMilliseconds == 0)
         #expect(try parse("", environment: ["PARLEY_REALTIME_WRITE_BATCH_MS": "12"]).realtime.writeBatchMilliseconds == 12)

@@ -328,3 +328,22 @@ def test_same_data_as_api_v1_and_a_profile_turned_off(server):
                            timeout=HTTP_TIMEOUT)
     assert history.status_code == 200, history.text
     assert {m["content"] for m in history.json()["data"]} == {"from 004", "from 001"}
+
+
+def test_routes_command_shows_each_routes_listener(tmp_path):
+    import json
+    import subprocess
+
+    from conftest import parley_binary
+
+    manifest = tmp_path / "parley.yaml"
+    manifest.write_text(json.dumps({"server": {"host": "127.0.0.1", "port": 3999}, "storage": {"path": str(tmp_path / "p.sqlite")},
+                                    "modules": {"messaging": {}, "direct": {}, "profile_simple": {"listen": "127.0.0.1:8089"}}}))
+    out = subprocess.run([str(parley_binary()), "routes", "--config", str(manifest)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = [line.split() for line in out.stdout.splitlines()]
+    assert ["127.0.0.1:8089", "GET", "/ws", "profile_simple"] in lines
+    assert ["127.0.0.1:8089", "POST", "/api/auth/register", "profile_simple"] in lines
+    assert ["127.0.0.1:3999", "POST", "/api/v1/auth/register", "kernel"] in lines
+    checked = subprocess.run([str(parley_binary()), "check-config", str(manifest)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr

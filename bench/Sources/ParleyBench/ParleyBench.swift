@@ -5,6 +5,10 @@
 //   ws    Parley native /ws (?token=), {"event":"message:send","data":{...}}
 //   peer  python-socketio peer (bench/sio_peer.py): auth {"user"}, joinRoom, message {room, content, ts}
 //   raw   bench-ceiling: raw frames {"ts":..,"content":..}, rebroadcast to every other connection
+//   rooms Parley's profile of documents 000/002 (profile_rooms) over Socket.IO: message {roomId, content} both
+//         ways; the timestamp rides in the content (`ts=<n>`), since that dialect's messages carry no metadata
+//   --mix sio,ws,rooms  clients take these protocols in turn (client i: mix[i % count]); `rooms` clients connect
+//         to --rooms-url (the profile's own listener), the others to --url
 //
 // Modes:
 //   fanout  N clients in R rooms, S senders; steps the per-sender rate through --rates and reports, per step,
@@ -47,6 +51,8 @@ struct Options {
     var connectConcurrency = 256
     var holdSeconds = 2.0
     var lossLimit = 0.001
+    var mix: [String] = []
+    var roomsURL: String?
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -70,6 +76,8 @@ struct Options {
             case "--connect-concurrency": connectConcurrency = Int(v())!
             case "--hold-seconds": holdSeconds = Double(v())!
             case "--loss-limit": lossLimit = Double(v())!
+            case "--mix": mix = v().split(separator: ",").map(String.init)
+            case "--rooms-url": roomsURL = v()
             default: fatalError("unknown option \(a)")
             }
         }
@@ -138,9 +146,14 @@ let stats = Stats()
 // MARK: frame helpers
 
 let tsKey = Array("\"ts\":".utf8)
+let tsContentKey = Array("ts=".utf8)
 
-/// The first `"ts":<digits>` in a frame.
+/// The first `"ts":<digits>` in a frame, else (a dialect whose messages carry only content) `ts=<digits>`.
 @inline(__always) func parseTs(_ buf: ByteBuffer) -> UInt64? {
+    parseTs(buf, key: tsKey) ?? (opt.mix.contains("rooms") || opt.proto == "rooms" ? parseTs(buf, key: tsContentKey) : nil)
+}
+
+@inline(__always) func parseTs(_ buf: ByteBuffer, key tsKey: [UInt8]) -> UInt64? {
     buf.withUnsafeReadableBytes { raw -> UInt64? in
         let n = raw.count, k = tsKey.count
         guard n > k else { return nil }
@@ -160,9 +173,14 @@ let content = String(repeating: "x", count: max(1, opt.payload))
 
 func roomIndex(_ i: Int) -> Int { i % max(1, opt.rooms) }
 
+/// Client `i`'s protocol: its turn in `--mix`, else `--proto`.
+func proto(_ i: Int) -> String { opt.mix.isEmpty ? opt.proto : opt.mix[i % opt.mix.count] }
+
 func sendFrame(client i: Int, ts: UInt64) -> String {
     let r = roomIndex(i)
-    switch opt.proto {
+    switch proto(i) {
+    case "rooms":
+        return "42[\"message\",{\"roomId\":\"\(setup!.rooms[r])\",\"content\":\"ts=\(ts) \(content)\"}]"
     case "sio":
         return "42[\"message:send\",{\"roomId\":\"\(setup!.rooms[r])\",\"content\":\"\(content)\",\"metadata\":{\"ts\":\(ts)}}]"
     case "ws":
@@ -175,9 +193,9 @@ func sendFrame(client i: Int, ts: UInt64) -> String {
 }
 
 func url(for i: Int, idle: Bool) -> String {
-    let base = opt.url
-    switch opt.proto {
-    case "sio", "peer": return base + "/socket.io/?EIO=4&transport=websocket"
+    let base = proto(i) == "rooms" ? (opt.roomsURL ?? opt.url) : opt.url
+    switch proto(i) {
+    case "sio", "peer", "rooms": return base + "/socket.io/?EIO=4&transport=websocket"
     case "ws":
         let toks = idle ? (setup!.idleTokens ?? setup!.tokens) : setup!.tokens
         return base + "/ws?token=" + toks[i % toks.count]
@@ -211,11 +229,13 @@ let phase = Phase()
 /// iterator — and the generator can outrun the servers it measures (the naive ceiling sends one segment per frame).
 let clientLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-let wsURL: (host: String, port: Int) = {
-    let rest = opt.url.replacingOccurrences(of: "ws://", with: "")
+func hostPort(_ url: String) -> (host: String, port: Int) {
+    let rest = url.replacingOccurrences(of: "ws://", with: "")
     let hostPort = rest.split(separator: "/", maxSplits: 1)[0].split(separator: ":")
     return (String(hostPort[0]), hostPort.count > 1 ? Int(hostPort[1])! : 80)
-}()
+}
+let wsURL = hostPort(opt.url)
+let roomsURL = opt.roomsURL.map(hostPort)
 
 /// The path and query of a client's WebSocket URL.
 func path(for i: Int, idle: Bool) -> String {
@@ -272,7 +292,7 @@ final class BenchClient: ChannelInboundHandler {
         self.index = index
         self.idle = idle
         isSender = !idle && index < opt.senders
-        stage = (opt.proto == "sio" || opt.proto == "peer") ? .awaitOpen : .ready
+        stage = ["sio", "peer", "rooms"].contains(proto(index)) ? .awaitOpen : .ready
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -314,12 +334,12 @@ final class BenchClient: ChannelInboundHandler {
         switch stage {
         case .awaitOpen:
             guard bytes.first == UInt8(ascii: "0") else { return fail("no EIO open") }
-            send("40" + (opt.proto == "sio" ? "{\"token\":\"\(token(for: index, idle: idle))\"}" : "{\"user\":\"u\(index)\"}"))
+            send("40" + (proto(index) != "peer" ? "{\"token\":\"\(token(for: index, idle: idle))\"}" : "{\"user\":\"u\(index)\"}"))
             stage = .awaitConnect
         case .awaitConnect:
             if bytes.starts(with: "44".utf8) { return fail("connect refused: \(String(buffer: data))") }
             guard bytes.starts(with: "40".utf8) else { return }
-            if opt.proto == "peer" && !idle {
+            if proto(index) == "peer" && !idle {
                 send("420[\"joinRoom\",\"room-\(roomIndex(index))\"]")
                 stage = .awaitJoin
             } else {
@@ -418,7 +438,8 @@ func startClient(_ i: Int, idle: Bool) {
                 try channel.pipeline.syncOperations.addHandler(UpgradeRequest(path: path), name: "upgrade-request")
             }
         }
-    bootstrap.connect(host: wsURL.host, port: wsURL.port).whenFailure { error in
+    let target = proto(i) == "rooms" ? (roomsURL ?? wsURL) : wsURL
+    bootstrap.connect(host: target.host, port: target.port).whenFailure { error in
         stats.with { $0.lastError = "\(error)"; $0.failed += 1; $0.inflight -= 1 }
     }
 }
