@@ -17,15 +17,7 @@ enum ConversationsWire {
     struct LoginUser: Encodable {
         let email: String
         let name: String
-        let profile_image: String?
-
-        enum CodingKeys: String, CodingKey { case email, name, profile_image }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(email, forKey: .email)
-            try c.encode(name, forKey: .name)
-            try c.encode(profile_image, forKey: .profile_image)
-        }
+        @ExplicitNull var profile_image: String?
     }
 
     struct Login: Encodable {
@@ -63,21 +55,10 @@ enum ConversationsWire {
     struct ConversationSummary: Encodable {
         let conversation_id: String
         let participants: [String]
-        let last_message: String?
-        let last_message_time: String?
-        let last_message_sender: String?
+        @ExplicitNull var last_message: String?
+        @ExplicitNull var last_message_time: String?
+        @ExplicitNull var last_message_sender: String?
         let unread_count: Int
-
-        enum CodingKeys: String, CodingKey { case conversation_id, participants, last_message, last_message_time, last_message_sender, unread_count }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(conversation_id, forKey: .conversation_id)
-            try c.encode(participants, forKey: .participants)
-            try c.encode(last_message, forKey: .last_message)
-            try c.encode(last_message_time, forKey: .last_message_time)
-            try c.encode(last_message_sender, forKey: .last_message_sender)
-            try c.encode(unread_count, forKey: .unread_count)
-        }
     }
 
     struct Started: Encodable {
@@ -95,21 +76,7 @@ enum ConversationsWire {
         let timestamp: String
         let message_type: String
         let edited: Bool
-        let reply_to: String?
-
-        enum CodingKeys: String, CodingKey { case id, conversation_id, sender_email, sender_name, message, timestamp, message_type, edited, reply_to }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(conversation_id, forKey: .conversation_id)
-            try c.encode(sender_email, forKey: .sender_email)
-            try c.encode(sender_name, forKey: .sender_name)
-            try c.encode(message, forKey: .message)
-            try c.encode(timestamp, forKey: .timestamp)
-            try c.encode(message_type, forKey: .message_type)
-            try c.encode(edited, forKey: .edited)
-            try c.encode(reply_to, forKey: .reply_to)
-        }
+        @ExplicitNull var reply_to: String?
     }
 
     struct Notification: Encodable {

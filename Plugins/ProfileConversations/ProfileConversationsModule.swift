@@ -18,7 +18,7 @@ public struct ProfileConversationsModule: ParleyModule {
     public static let summary = "API profile of document 003: conversations by e-mail, {detail} errors, Socket.IO send_message/new_message"
     public static let dependencies: [ModuleDependency] = [.requires(MessagingModule.self), .requires(DirectModule.self)]
 
-    public struct Configuration: ModuleConfiguration {
+    public struct Configuration: SurfaceConfiguration {
         /// `host:port` of this profile's own listener (the document's default port), or empty for the main one.
         public var listen = "0.0.0.0:8000"
         /// A path prefix for every route and the Socket.IO endpoint (empty: at the listener's root).
@@ -37,10 +37,6 @@ public struct ProfileConversationsModule: ParleyModule {
             _ = try mount()
             try check(tokenLifetimeSeconds, in: 60...(30 * 86_400), key: CodingKeys.tokenLifetimeSeconds)
             try check(defaultPageSize, in: 1...PageRequest.maxLimit, key: CodingKeys.defaultPageSize)
-        }
-
-        func mount() throws -> SurfaceMount {
-            try SurfaceMount.validated(listen: listen, prefix: prefix, listenKey: CodingKeys.listen, prefixKey: CodingKeys.prefix)
         }
     }
 

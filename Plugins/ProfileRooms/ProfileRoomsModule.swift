@@ -18,7 +18,7 @@ public struct ProfileRoomsModule: ParleyModule {
         .requires(MessagingModule.self), .requires(RoomsModule.self), .optional(FilesModule.self),
     ]
 
-    public struct Configuration: ModuleConfiguration {
+    public struct Configuration: SurfaceConfiguration {
         /// `host:port` of this profile's own listener (the document's default port), or empty for the main one.
         public var listen = "0.0.0.0:3020"
         /// A path prefix for every route and the Socket.IO endpoint (empty: at the listener's root).
@@ -31,10 +31,6 @@ public struct ProfileRoomsModule: ParleyModule {
         public func validate() throws {
             _ = try mount()
             try check(roomHistory, in: 0...PageRequest.maxLimit, key: CodingKeys.roomHistory)
-        }
-
-        func mount() throws -> SurfaceMount {
-            try SurfaceMount.validated(listen: listen, prefix: prefix, listenKey: CodingKeys.listen, prefixKey: CodingKeys.prefix)
         }
     }
 

@@ -22,15 +22,6 @@ enum RoomsWire {
         let message: String
         let data: Payload?
         let pagination: Pagination?
-
-        enum CodingKeys: String, CodingKey { case success, message, data, pagination }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(success, forKey: .success)
-            try c.encode(message, forKey: .message)
-            if let data { try c.encode(data, forKey: .data) }
-            try c.encodeIfPresent(pagination, forKey: .pagination)
-        }
     }
 
     static func response(_ message: String, _ data: some Encodable, status: HTTPResponse.Status = .ok,
@@ -68,17 +59,6 @@ enum RoomsWire {
             createdBy = channel.createdBy
             createdAt = Timestamp.iso(channel.createdAt)
             self.messages = messages
-        }
-
-        enum CodingKeys: String, CodingKey { case _id, name, description, createdBy, createdAt, messages }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(_id, forKey: ._id)
-            try c.encode(name, forKey: .name)
-            try c.encode(description, forKey: .description)
-            try c.encode(createdBy, forKey: .createdBy)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encodeIfPresent(messages, forKey: .messages)
         }
     }
 

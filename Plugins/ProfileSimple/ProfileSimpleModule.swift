@@ -16,7 +16,7 @@ public struct ProfileSimpleModule: ParleyModule {
         .requires(MessagingModule.self), .requires(DirectModule.self), .optional(GroupsModule.self),
     ]
 
-    public struct Configuration: ModuleConfiguration {
+    public struct Configuration: SurfaceConfiguration {
         /// `host:port` of this profile's own listener (the document's default port), or empty for the main one.
         public var listen = "0.0.0.0:8080"
         /// A path prefix for every route and `/ws` (empty: at the listener's root, as the document shows).
@@ -29,10 +29,6 @@ public struct ProfileSimpleModule: ParleyModule {
         public func validate() throws {
             _ = try mount()
             try check(defaultPageSize, in: 1...PageRequest.maxLimit, key: CodingKeys.defaultPageSize)
-        }
-
-        func mount() throws -> SurfaceMount {
-            try SurfaceMount.validated(listen: listen, prefix: prefix, listenKey: CodingKeys.listen, prefixKey: CodingKeys.prefix)
         }
     }
 

@@ -49,35 +49,17 @@ struct SimpleDialect: EventDialect {
 
     /// Both place keys always present (one null), as the document's `message` frame shows them.
     struct Typing: Encodable {
-        let conversation_id: String?
-        let group_id: String?
+        @ExplicitNull var conversation_id: String?
+        @ExplicitNull var group_id: String?
         let user_id: String
         let typing: Bool
-
-        enum CodingKeys: String, CodingKey { case conversation_id, group_id, user_id, typing }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(conversation_id, forKey: .conversation_id)
-            try c.encode(group_id, forKey: .group_id)
-            try c.encode(user_id, forKey: .user_id)
-            try c.encode(typing, forKey: .typing)
-        }
     }
 
     struct Read: Encodable {
-        let conversation_id: String?
-        let group_id: String?
+        @ExplicitNull var conversation_id: String?
+        @ExplicitNull var group_id: String?
         let user_id: String
         let message_id: String
-
-        enum CodingKeys: String, CodingKey { case conversation_id, group_id, user_id, message_id }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(conversation_id, forKey: .conversation_id)
-            try c.encode(group_id, forKey: .group_id)
-            try c.encode(user_id, forKey: .user_id)
-            try c.encode(message_id, forKey: .message_id)
-        }
     }
 
     struct Presence: Encodable {

@@ -65,8 +65,8 @@ enum SimpleWire {
     struct Message: Encodable {
         let id: String
         let sender_id: String
-        let conversation_id: String?
-        let group_id: String?
+        @ExplicitNull var conversation_id: String?
+        @ExplicitNull var group_id: String?
         let content: String
         let created_at: String
 
@@ -84,31 +84,12 @@ enum SimpleWire {
             self.init(id: message.id, senderID: message.senderId, conversationID: isGroup ? nil : message.channelId,
                       groupID: isGroup ? message.channelId : nil, content: message.content, createdAt: Timestamp.iso(message.createdAt))
         }
-
-        enum CodingKeys: String, CodingKey { case id, sender_id, conversation_id, group_id, content, created_at }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(sender_id, forKey: .sender_id)
-            try c.encode(conversation_id, forKey: .conversation_id)
-            try c.encode(group_id, forKey: .group_id)
-            try c.encode(content, forKey: .content)
-            try c.encode(created_at, forKey: .created_at)
-        }
     }
 
     struct MessagePage: Encodable {
         let messages: [Message]
-        let next_cursor: String?
-
-        enum CodingKeys: String, CodingKey { case messages, next_cursor }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(messages, forKey: .messages)
-            try c.encode(next_cursor, forKey: .next_cursor)  // null on the last page, stated
-        }
+        /// Null on the last page, stated.
+        @ExplicitNull var next_cursor: String?
     }
 
     struct Note: Encodable {

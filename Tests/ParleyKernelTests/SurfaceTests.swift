@@ -13,13 +13,10 @@ struct DetailSurfaceModule: ParleyModule {
     static let id = "detail_surface"
     static let summary = "test: a surface answering {detail}"
 
-    struct Configuration: ModuleConfiguration {
+    struct Configuration: SurfaceConfiguration {
         var listen = ""
         var prefix = "/compat/detail"
         init() {}
-        func mount() throws -> SurfaceMount {
-            try SurfaceMount.validated(listen: listen, prefix: prefix, listenKey: CodingKeys.listen, prefixKey: CodingKeys.prefix)
-        }
         func validate() throws { _ = try mount() }
     }
 

@@ -34,7 +34,13 @@ struct ParleyNamespace: SocketIONamespace {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))
             }
-        }, onClose: { [weak socket] reason in
+        }, onClose: Self.closer(for: socket), eventLoop: { [session = socket.session] in session.eventLoop })
+        socket.context.withLock { $0 = connection }
+    }
+
+    /// How every Socket.IO namespace closes a connection the server ends (held weakly: the socket owns the connection).
+    static func closer(for socket: SocketIOSocket) -> @Sendable (RealtimeConnection.CloseReason) -> Void {
+        { [weak socket] reason in
             switch reason {
             case .sessionRevoked:
                 // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
@@ -46,8 +52,7 @@ struct ParleyNamespace: SocketIONamespace {
             case .clientGone:
                 break
             }
-        }, eventLoop: { [session = socket.session] in session.eventLoop })
-        socket.context.withLock { $0 = connection }
+        }
     }
 
     static func build(_ event: OutboundEvent) -> String {

@@ -98,6 +98,19 @@ struct WebSocketTransport: UpgradeEndpoint {
         return "{\"event\":\"error\",\"data\":\(payload.json)}"
     }
 
+    /// Closed by the server: tells the client why with the close code that fits (a client that left needs nothing).
+    /// Every plain-WebSocket transport closes this way.
+    static func closer(for socket: ServerWebSocket) -> @Sendable (RealtimeConnection.CloseReason) -> Void {
+        { reason in
+            switch reason {
+            case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
+            case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
+            case .shutdown: socket.close(.goingAway, reason: "server shutting down")
+            case .clientGone: break
+            }
+        }
+    }
+
     /// One `/ws` connection: admitted when it opens, removed when it closes.
     final class Session: ServerWebSocketDelegate {
         let transport: WebSocketTransport
@@ -121,15 +134,7 @@ struct WebSocketTransport: UpgradeEndpoint {
                 case .direct(let text):
                     return writer.write(text: text)
                 }
-            }, onClose: { reason in
-                // Closed by the server: tell the client why. (A client that left needs nothing.)
-                switch reason {
-                case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
-                case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
-                case .shutdown: socket.close(.goingAway, reason: "server shutting down")
-                case .clientGone: break
-                }
-            }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
+            }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
             self.connection.withLock { $0 = connection }
         }
 

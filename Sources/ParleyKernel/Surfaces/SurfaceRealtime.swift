@@ -76,17 +76,7 @@ struct SurfaceNamespace: SocketIONamespace {
             case .direct(let text):
                 return socket.deliver(.message(text))
             }
-        }, onClose: { [weak socket] reason in
-            switch reason {
-            case .sessionRevoked:
-                socket?.disconnect()
-                socket?.closeTransport()
-            case .overflow, .shutdown:
-                socket?.closeTransport()
-            case .clientGone:
-                break
-            }
-        }, eventLoop: { [session = socket.session] in session.eventLoop })
+        }, onClose: ParleyNamespace.closer(for: socket), eventLoop: { [session = socket.session] in session.eventLoop })
         socket.context.withLock { $0 = connection }
     }
 
@@ -157,14 +147,7 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
                 case .direct(let text):
                     return writer.write(text: text)
                 }
-            }, onClose: { reason in
-                switch reason {
-                case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
-                case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
-                case .shutdown: socket.close(.goingAway, reason: "server shutting down")
-                case .clientGone: break
-                }
-            }, eventLoop: { [loop = socket.channel.eventLoop] in loop })
+            }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
             self.connection.withLock { $0 = connection }
         }
 

@@ -1,16 +1,28 @@
 import Foundation
 import Logging
 
-extension SurfaceMount {
-    /// For a profile's `validate()`: the mount its `listen` and `prefix` options describe, or a configuration error
-    /// naming the option.
-    public static func validated<Key: CodingKey>(listen: String, prefix: String, listenKey: Key, prefixKey: Key) throws -> SurfaceMount {
+/// The configuration of a module that mounts a surface: its `listen` and `prefix` options (named so in the
+/// manifest). `mount()` checks them; call it from `validate()` so a bad value is a configuration error naming it.
+public protocol SurfaceConfiguration: ModuleConfiguration {
+    var listen: String { get }
+    var prefix: String { get }
+}
+
+extension SurfaceConfiguration {
+    public func mount() throws -> SurfaceMount {
         do {
             return try SurfaceMount(listen: listen, prefix: prefix)
         } catch {
-            throw ConfigOptionError(error.option == "listen" ? listenKey : prefixKey, error.message)
+            throw ConfigOptionError(OptionKey(stringValue: error.option), error.message)
         }
     }
+}
+
+private struct OptionKey: CodingKey {
+    let stringValue: String
+    init(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
 }
 
 extension APIError {
