@@ -60,3 +60,43 @@ def test_the_connect_reply_is_written_alone(server):
     assert ws.buffer + extra == b"", ws.buffer + extra
     opcode, payload = ws.read_frame()
     assert (opcode, payload) == (0x1, b'42["auth",{}]')
+
+
+def test_the_connect_reply_comes_first_when_a_room_connects_at_once(server):
+    """Twenty members of one room connect together, five times: each one's first packet after the open is its
+    CONNECT reply, never another member's `user:online` (a broadcast written on the event loop used to overtake
+    a reply handed over from the handshake's task)."""
+    import threading
+
+    from conftest import create_room, join_room, register_and_login
+
+    srv = server(modules={"messaging": {}, "rooms": {}})
+    users = [register_and_login(srv.url, f"member{i}") for i in range(20)]
+    room = create_room(srv.url, users[0]["token"])
+    for user in users[1:]:
+        join_room(srv.url, user["token"], room["id"])
+    first_packets: list[bytes] = []
+    lock = threading.Lock()
+
+    for _ in range(5):
+        sockets = [RawWebSocket(srv.host, srv.port, "/socket.io/?EIO=4&transport=websocket") for _ in users]
+        for ws in sockets:
+            assert ws.read_frame()[1].startswith(b"0{")
+        barrier = threading.Barrier(len(users))
+
+        def connect(ws, token):
+            barrier.wait()
+            ws.send_text('40{"token":"%s"}' % token)
+            packet = ws.read_frame()[1]
+            with lock:
+                first_packets.append(packet)
+
+        threads = [threading.Thread(target=connect, args=(ws, user["token"])) for ws, user in zip(sockets, users)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        for ws in sockets:
+            ws.sock.close()
+    assert len(first_packets) == 100
+    assert [p[:60] for p in first_packets if not p.startswith(b'40{"sid":')] == []

@@ -73,13 +73,17 @@ final class FrameWriter: Sendable {
     }
 
     private func enqueue(_ bytes: ByteBuffer) -> Bool {
-        guard pending.add(1, ordering: .relaxed).newValue + stalled.load(ordering: .relaxed) <= limit else {
+        let queued = pending.add(1, ordering: .relaxed).newValue
+        guard queued + stalled.load(ordering: .relaxed) <= limit else {
             pending.subtract(1, ordering: .relaxed)
             return false
         }
         ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
         let loop = channel.eventLoop
-        guard loop.inEventLoop else {
+        // On the loop, a frame is written at once only when nothing handed over from another thread is still
+        // waiting for the loop: otherwise it would overtake those (a broadcast running on the loop overtook the
+        // Socket.IO CONNECT reply written from the handshake's task), so it queues behind them.
+        guard loop.inEventLoop, queued == 1 else {
             loop.execute { [self] in write(bytes) }
             return true
         }
