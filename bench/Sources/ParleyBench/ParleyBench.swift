@@ -176,8 +176,12 @@ func roomIndex(_ i: Int) -> Int { i % max(1, opt.rooms) }
 /// Client `i`'s protocol: its turn in `--mix`, else `--proto`.
 func proto(_ i: Int) -> String { opt.mix.isEmpty ? opt.proto : opt.mix[i % opt.mix.count] }
 
+/// In a mix with a dialect whose messages carry only content, every sender puts the timestamp in the content too.
+let contentTs = opt.mix.contains("rooms")
+
 func sendFrame(client i: Int, ts: UInt64) -> String {
     let r = roomIndex(i)
+    let content = contentTs ? "ts=\(ts) \(content)" : content
     switch proto(i) {
     case "rooms":
         return "42[\"message\",{\"roomId\":\"\(setup!.rooms[r])\",\"content\":\"ts=\(ts) \(content)\"}]"
