@@ -387,3 +387,33 @@ def test_an_invalid_websocket_key_is_refused_with_400(ws_server, key):
     error = json.loads(body)
     assert error["code"] == "VALIDATION_ERROR" and error["errors"][0]["field"] == "Sec-WebSocket-Key"
     sock.close()
+
+
+def test_ws_receives_what_is_sent_right_after_its_101(server):
+    """`/ws` is reachable from the moment its client reads the 101: a room message sent right then arrives
+    (the connection used to be admitted, its channels looked up, only after the 101, and missed it)."""
+    import json as _json
+
+    from conftest import _call, create_room, join_room, register_and_login
+
+    srv = server(modules={"messaging": {}, "rooms": {}})
+    alice = register_and_login(srv.url, "alice")
+    bob = register_and_login(srv.url, "bob")
+    room = create_room(srv.url, alice["token"])
+    join_room(srv.url, bob["token"], room["id"])
+    missed = []
+    for attempt in range(20):
+        ws = RawWebSocket("127.0.0.1", srv.port, f"/ws?token={bob['token']}")
+        sent = _call("POST", f"{srv.api}/messages", alice["token"], {"roomId": room["id"], "content": f"right away {attempt}"},
+                     expect=(201,))["data"]
+        ws.sock.settimeout(5)
+        try:
+            while True:
+                opcode, payload = ws.read_frame()
+                frame = _json.loads(payload)
+                if frame.get("event") == "message:received" and frame["data"]["id"] == sent["id"]:
+                    break
+        except (TimeoutError, OSError):
+            missed.append(attempt)
+        ws.sock.close()
+    assert missed == []

@@ -32,6 +32,27 @@ struct RealtimeEndpoint: Sendable {
         return connection
     }
 
+    /// `admit` in steps, for a transport that answers its client before the connection exists (`/ws`'s 101):
+    /// `prepare` before answering (the topics' lookup), `register` on the event loop right after (synchronous:
+    /// reachable from then on, so nothing published after the client learns it is connected is missed), then
+    /// `complete` (presence, hooks).
+    func prepare(_ identity: Identity) async -> RealtimeHub.Admission {
+        await hub.prepare(identity)
+    }
+
+    func register(_ identity: Identity, _ admission: RealtimeHub.Admission, transport: String, surface: String? = nil, logger: Logger,
+                  sink: @escaping @Sendable (RealtimeConnection.Outgoing) -> Bool,
+                  onClose: @escaping @Sendable (RealtimeConnection.CloseReason) -> Void,
+                  eventLoop: @escaping @Sendable () -> (any EventLoop)?) -> (connection: RealtimeConnection, first: Bool) {
+        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger,
+                                            sink: sink, onClose: onClose, eventLoop: eventLoop)
+        return (connection, hub.register(connection, admission))
+    }
+
+    func complete(_ connection: RealtimeConnection, first: Bool) async {
+        await hub.completeAdmission(connection, first: first)
+    }
+
     /// What became of one event; the transport frames it its own way.
     enum Outcome: Sendable {
         /// The handler's reply, for a client that asked for an acknowledgement.

@@ -14,6 +14,22 @@ public final class RealtimeHub: Sendable {
         var topicMembers: [String: Set<String>] = [:]
         var connectionTopics: [String: Set<String>] = [:]
         var userConnections: [String: Set<String>] = [:]
+        /// Admissions prepared but not yet registered (see `prepare`), by id: their topics, kept up to date with
+        /// the subscription changes of their user meanwhile.
+        var prepared: [Int: PreparedAdmission] = [:]
+        var nextAdmission = 0
+    }
+
+    /// A connection's topics, looked up before its transport tells the client it is connected.
+    struct PreparedAdmission: Sendable {
+        let userID: String
+        var topics: Set<String>
+        let at: ContinuousClock.Instant
+    }
+
+    /// A handle on a prepared admission.
+    public struct Admission: Sendable {
+        let id: Int
     }
 
     struct Hooks {
@@ -53,15 +69,39 @@ public final class RealtimeHub: Sendable {
     /// Admits a connection: subscribes it to its user topic and the topics modules provide, and announces the
     /// user online when this is their first connection.
     public func connect(_ connection: RealtimeConnection) async {
-        var topics = [Self.userTopic(connection.userID)]
+        let admission = await prepare(connection.identity)
+        let first = register(connection, admission)
+        await completeAdmission(connection, first: first)
+    }
+
+    /// Admission, step 1 (async): looks up the topics a connection of `identity` joins. A transport that answers its
+    /// client before the connection exists (`/ws`: the 101) prepares before answering and registers right after, so
+    /// the connection receives everything from the moment its client can know it is connected. Subscription
+    /// changes of the user in between are applied to the prepared topics.
+    func prepare(_ identity: Identity) async -> Admission {
+        var topics = [Self.userTopic(identity.userID)]
         for provider in hooks.withLock({ $0.topicProviders }) {
             do {
-                topics += try await provider.call(connection.identity)
+                topics += try await provider.call(identity)
             } catch {
                 logger.error("topic provider failed: \(error)")
             }
         }
-        let first = state.withLock { state -> Bool in
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            // An upgrade that never completed leaves its admission behind: dropped after a minute.
+            state.prepared = state.prepared.filter { now - $0.value.at < .seconds(60) }
+            state.nextAdmission += 1
+            state.prepared[state.nextAdmission] = PreparedAdmission(userID: identity.userID, topics: Set(topics), at: now)
+            return Admission(id: state.nextAdmission)
+        }
+    }
+
+    /// Admission, step 2 (synchronous, cheap: call it on the event loop the moment the client is answered): the
+    /// connection is reachable from here on. Returns whether it is its user's first.
+    func register(_ connection: RealtimeConnection, _ admission: Admission) -> Bool {
+        state.withLock { state -> Bool in
+            let topics = state.prepared.removeValue(forKey: admission.id)?.topics ?? [Self.userTopic(connection.userID)]
             state.connections[connection.id] = connection
             for topic in topics {
                 state.topicMembers[topic, default: []].insert(connection.id)
@@ -71,6 +111,10 @@ public final class RealtimeHub: Sendable {
             state.userConnections[connection.userID, default: []].insert(connection.id)
             return isFirst
         }
+    }
+
+    /// Admission, step 3 (async): metrics, presence, `userDidConnect` hooks.
+    func completeAdmission(_ connection: RealtimeConnection, first: Bool) async {
         ParleyMetrics.connectionOpened(transport: connection.transport)
         // A dialect that names users (by e-mail) finds this one before their presence or anything they do is rendered.
         await directory?.warm(connection.userID)
@@ -212,6 +256,7 @@ public final class RealtimeHub: Sendable {
                     state.topicMembers[topic, default: []].insert(id)
                     state.connectionTopics[id, default: []].insert(topic)
                 }
+                for (id, admission) in state.prepared where admission.userID == userID { state.prepared[id]?.topics.insert(topic) }
             }
         case .unsubscribe(let userID, let topic):
             state.withLock { state in
@@ -220,6 +265,7 @@ public final class RealtimeHub: Sendable {
                     state.connectionTopics[id]?.remove(topic)
                 }
                 if state.topicMembers[topic]?.isEmpty == true { state.topicMembers[topic] = nil }
+                for (id, admission) in state.prepared where admission.userID == userID { state.prepared[id]?.topics.remove(topic) }
             }
         case .closeSessions(let sessions):
             let set = Set(sessions)

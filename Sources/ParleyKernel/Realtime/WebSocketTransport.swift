@@ -33,7 +33,9 @@ struct WebSocketTransport: UpgradeEndpoint {
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
-            return .accept(webSocketSettings, Session(transport: self, identity: identity))
+            // The topics are looked up before the 101; the connection is registered the moment the socket opens.
+            let admission = await endpoint.prepare(identity)
+            return .accept(webSocketSettings, Session(transport: self, identity: identity, admission: admission))
         } catch {
             return .refuse(.api(error))
         }
@@ -115,19 +117,22 @@ struct WebSocketTransport: UpgradeEndpoint {
     final class Session: ServerWebSocketDelegate {
         let transport: WebSocketTransport
         let identity: Identity
-        /// Set by `opened`, before any message is handled (the socket calls its delegate in order).
-        private let connection = Mutex<RealtimeConnection?>(nil)
+        let admission: RealtimeHub.Admission
+        /// Set on the event loop as the socket opens, before any message is handled.
+        private let connection = Mutex<(connection: RealtimeConnection, first: Bool)?>(nil)
 
-        init(transport: WebSocketTransport, identity: Identity) {
+        init(transport: WebSocketTransport, identity: Identity, admission: RealtimeHub.Admission) {
             self.transport = transport
             self.identity = identity
+            self.admission = admission
         }
 
-        func opened(_ socket: ServerWebSocket) async {
+        /// Registered here, synchronously, in the loop turn that completes the upgrade.
+        func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
             let writer = socket.writer
             // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
             // shared by every receiver. A client too far behind is disconnected.
-            let connection = await transport.endpoint.admit(identity, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
+            let admitted = transport.endpoint.register(identity, admission, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
                 switch item {
                 case .event(let event):
                     return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
@@ -135,11 +140,17 @@ struct WebSocketTransport: UpgradeEndpoint {
                     return writer.write(text: text)
                 }
             }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
-            self.connection.withLock { $0 = connection }
+            connection.withLock { $0 = admitted }
+            return false  // `opened` still runs: presence and hooks
+        }
+
+        func opened(_ socket: ServerWebSocket) async {
+            guard let admitted = connection.withLock({ $0 }) else { return }
+            await transport.endpoint.complete(admitted.connection, first: admitted.first)
         }
 
         func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0 }) else { return }
+            guard let connection = self.connection.withLock({ $0?.connection }) else { return }
             guard case .text(let text) = message else {
                 connection.send(.direct(WebSocketTransport.renderError(nil, RealtimeErrorPayload(
                     APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"),
@@ -151,7 +162,7 @@ struct WebSocketTransport: UpgradeEndpoint {
 
         func closed(_ socket: ServerWebSocket) async {
             // Taken out: the connection's close handler holds the socket, which holds this session.
-            guard let connection = self.connection.withLock({ $0.take() }) else { return }
+            guard let connection = self.connection.withLock({ $0.take()?.connection }) else { return }
             await transport.endpoint.disconnect(connection)
         }
     }

@@ -112,7 +112,7 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
             ?? URI(target).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
-            return .accept(settings, Session(owner: self, identity: identity))
+            return .accept(settings, Session(owner: self, identity: identity, admission: await endpoint.prepare(identity)))
         } catch {
             return .refuse(.api(error, envelope: envelope))
         }
@@ -129,18 +129,21 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
     final class Session: ServerWebSocketDelegate {
         let owner: SurfaceWebSocketEndpoint
         let identity: Identity
-        private let connection = Mutex<RealtimeConnection?>(nil)
+        let admission: RealtimeHub.Admission
+        private let connection = Mutex<(connection: RealtimeConnection, first: Bool)?>(nil)
 
-        init(owner: SurfaceWebSocketEndpoint, identity: Identity) {
+        init(owner: SurfaceWebSocketEndpoint, identity: Identity, admission: RealtimeHub.Admission) {
             self.owner = owner
             self.identity = identity
+            self.admission = admission
         }
 
-        func opened(_ socket: ServerWebSocket) async {
+        /// As `/ws`: registered in the loop turn that completes the upgrade, presence and hooks after.
+        func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
             let writer = socket.writer
             let dialect = owner.dialect
             let userID = identity.userID
-            let connection = await owner.endpoint.admit(identity, transport: WebSocketTransport.name, surface: owner.surface, logger: owner.logger, sink: { item in
+            let admitted = owner.endpoint.register(identity, admission, transport: WebSocketTransport.name, surface: owner.surface, logger: owner.logger, sink: { item in
                 switch item {
                 case .event(let event):
                     return deliverDialect(event, in: dialect, userID: userID) { writer.write($0) }
@@ -148,11 +151,17 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
                     return writer.write(text: text)
                 }
             }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
-            self.connection.withLock { $0 = connection }
+            connection.withLock { $0 = admitted }
+            return false
+        }
+
+        func opened(_ socket: ServerWebSocket) async {
+            guard let admitted = connection.withLock({ $0 }) else { return }
+            await owner.endpoint.complete(admitted.connection, first: admitted.first)
         }
 
         func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0 }) else { return }
+            guard let connection = self.connection.withLock({ $0?.connection }) else { return }
             switch message {
             case .text(let text):
                 await owner.handler(text, SurfaceWebSocket(connection: connection))
@@ -163,7 +172,7 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
         }
 
         func closed(_ socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0.take() }) else { return }
+            guard let connection = self.connection.withLock({ $0.take()?.connection }) else { return }
             await owner.endpoint.disconnect(connection)
         }
     }
