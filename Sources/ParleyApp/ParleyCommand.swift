@@ -9,10 +9,16 @@ public struct ParleyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Parley, a modular real-time chat server.",
+        version: ParleyVersion.current,
         subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
+}
+
+/// What `parley --version` prints.
+public enum ParleyVersion {
+    public static let current = "0.2.0"
 }
 
 /// `--config PATH`, else `$PARLEY_CONFIG`, else `config/parley.yaml`.
@@ -47,7 +53,12 @@ extension ParleyCommand {
         func run() async throws {
             let server: ParleyServer
             do {
-                server = try await ParleyServer(manifest: try Manifest.load(path: options.path, catalog: .parley))
+                let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                let json = manifest.logging.format == "json"
+                LoggingSystem.bootstrap { label in
+                    json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardOutput(label: label)
+                }
+                server = try await ParleyServer(manifest: manifest)
             } catch {
                 throw fail(error, path: options.path)
             }

@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func webSocketDecidesOnlyItsOwnUpgrades() async throws {
-        let transport = WebSocketTransport(endpoint: await Self.endpoint(), settings: RealtimeSettings(), logger: Self.logger)
+        let transport = WebSocketTransport(endpoint: await Self.endpoint(), settings: RealtimeSettings(), cors: CORSPolicy(CORSSettings()), logger: Self.logger)
         // Not its path: left to the other endpoints.
         #expect(await transport.decide(Self.request("/socket.io/?EIO=4&transport=websocket")) == nil)
         #expect(await transport.decide(Self.request("/wsx")) == nil)
@@ -92,7 +92,7 @@ import Testing
             if case .direct(let text) = item { sent.withLock { $0.append(text) } }
             return true
         }, onClose: { _ in })
-        let transport = WebSocketTransport(endpoint: endpoint, settings: RealtimeSettings(), logger: Self.logger)
+        let transport = WebSocketTransport(endpoint: endpoint, settings: RealtimeSettings(), cors: CORSPolicy(CORSSettings()), logger: Self.logger)
         await transport.handle(Data(#"{"event":"\#(event)","data":{},"ack":7}"#.utf8), connection: wsConnection)
         let wsFrame = try #require(sent.withLock { $0 }.first)
 

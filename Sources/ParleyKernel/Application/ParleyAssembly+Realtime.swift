@@ -17,7 +17,8 @@ struct RealtimeEndpoints {
         let events = EventRouter(entries: host.events, limiter: kernel.rateLimiter)
         // Both transports admit and dispatch through the one realtime endpoint; each keeps its own framing.
         let realtime = RealtimeEndpoint(auth: kernel.auth, hub: kernel.hub, events: events)
-        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, logger: logger)
+        let cors = CORSPolicy(manifest.server.cors)
+        let transport = WebSocketTransport(endpoint: realtime, settings: manifest.realtime, cors: cors, logger: logger)
         transport.registerRoutes(on: host.root(owner: "kernel"))
         let socketIO = manifest.realtime.socketio
         let engineSettings = EngineIOSettings(
@@ -57,7 +58,7 @@ struct RealtimeEndpoints {
                 engines.append(engine)
             case .webSocket(let path, let dialect, let handler):
                 let endpoint = SurfaceWebSocketEndpoint(
-                    path: path, endpoint: realtime, surface: request.surface, dialect: dialect, envelope: request.envelope,
+                    path: path, endpoint: realtime, surface: request.surface, dialect: dialect, envelope: request.envelope, cors: cors,
                     settings: webSocketSettings, logger: logger, handler: handler)
                 endpoint.registerRoutes(on: request.root)
                 request.listener.upgradeEndpoints.append(endpoint)

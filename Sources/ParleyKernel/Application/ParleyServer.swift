@@ -28,6 +28,9 @@ public struct ParleyServer: Sendable {
             logger.logLevel = Logger.Level(rawValue: manifest.logging.level) ?? .info
             return logger
         }()
+        if manifest.server.cors.allowedOrigins.contains("*") {
+            logger.warning("server.cors.allowed_origins has '*': any web page may call this API and open /ws with a token it holds")
+        }
         let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
         let storage = try SQLiteStorage(
             path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)

@@ -14,9 +14,11 @@ struct KernelMiddleware: RouterMiddleware {
     let clientAddress: ClientAddress
     /// The surfaces on this middleware's listener: error envelopes, limited paths, `?token=` paths.
     let listener: ListenerSurfaces
+    let cors: CORSPolicy
 
     init(kernel: Kernel, listener: ListenerSurfaces) {
         self.listener = listener
+        cors = CORSPolicy(kernel.manifest.server.cors)
         auth = kernel.auth
         limits = RequestLimits(maxBodyBytes: kernel.manifest.server.maxBodyBytes)
         limiter = kernel.rateLimiter
@@ -28,6 +30,7 @@ struct KernelMiddleware: RouterMiddleware {
     static let unlimited: Set<String> = ["/api/v1/health", "/api/v1/health/ready", "/api/openapi.json", "/api/docs"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let preflight = cors.preflight(request) { return preflight }
         var context = context
         let incoming = request.headers[.requestID].flatMap { id in
             id.count <= 128 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? id : nil
@@ -54,6 +57,7 @@ struct KernelMiddleware: RouterMiddleware {
             response = Self.errorResponse(error, context: context, envelope: listener.envelope(for: request.uri.path))
         }
         response.headers[.requestID] = context.requestID
+        cors.decorate(&response, for: request)
         if let decision = context.rateLimit, decision.allowed { response.headers.append(contentsOf: decision.headers) }
         let elapsed = ContinuousClock.now - started
         // Route templates, never concrete paths: ids would make a series per resource.

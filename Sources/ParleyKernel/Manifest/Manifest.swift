@@ -9,6 +9,7 @@ public struct ServerSettings: Decodable, Sendable {
     public var maxBodyBytes = 1 << 20
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var shutdownGraceSeconds = 10
+    public var cors = CORSSettings()
 
     public init(host: String = "0.0.0.0", port: Int = 3000) {
         self.host = host
@@ -19,6 +20,7 @@ public struct ServerSettings: Decodable, Sendable {
         case host, port
         case maxBodyBytes = "max_body_bytes"
         case shutdownGraceSeconds = "shutdown_grace_seconds"
+        case cors
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +29,7 @@ public struct ServerSettings: Decodable, Sendable {
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
         shutdownGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .shutdownGraceSeconds) ?? shutdownGraceSeconds
+        cors = try CORSSettings(from: c.superDecoder(forKey: .cors))
         guard (0...65535).contains(port) else {
             throw ConfigError(path: "server.port", message: "must be between 0 and 65535, got \(port)")
         }
@@ -206,12 +209,15 @@ public struct MetricsSettings: Decodable, Sendable {
 /// `logging:` — swift-log level for every logger.
 public struct LoggingSettings: Decodable, Sendable {
     public var level = "info"
+    /// `text` (one readable line per entry) or `json` (one JSON object per line: time, level, label, message and
+    /// metadata such as the request id and module as fields), for log collectors.
+    public var format = "text"
 
     public init(level: String = "info") {
         self.level = level
     }
 
-    enum CodingKeys: String, CodingKey { case level }
+    enum CodingKeys: String, CodingKey { case level, format }
 
     static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -221,6 +227,10 @@ public struct LoggingSettings: Decodable, Sendable {
         guard Self.levels.contains(level) else {
             let hint = ConfigDecoder.suggestion(for: level, among: Self.levels).map { "; did you mean '\($0)'?" } ?? ""
             throw ConfigError(path: "logging.level", message: "unknown level '\(level)'\(hint)")
+        }
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? format
+        guard ["text", "json"].contains(format) else {
+            throw ConfigError(path: "logging.format", message: "unknown format '\(format)'; use text or json")
         }
     }
 }

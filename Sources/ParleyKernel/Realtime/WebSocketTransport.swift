@@ -16,10 +16,12 @@ struct WebSocketTransport: UpgradeEndpoint {
     let endpoint: RealtimeEndpoint
     let logger: Logger
     let webSocketSettings: ServerWebSocket.Settings
+    let cors: CORSPolicy
 
-    init(endpoint: RealtimeEndpoint, settings: RealtimeSettings, logger: Logger) {
+    init(endpoint: RealtimeEndpoint, settings: RealtimeSettings, cors: CORSPolicy, logger: Logger) {
         self.endpoint = endpoint
         self.logger = logger
+        self.cors = cors
         webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(settings.pingIntervalSeconds)),
             maxMessageSize: settings.maxFrameBytes, outboundLimit: settings.outboundQueueLimit,
@@ -30,6 +32,7 @@ struct WebSocketTransport: UpgradeEndpoint {
     /// Nil for any other path.
     func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
         guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return nil }
+        if let refusal = cors.refusal(request) { return .refuse(refusal) }
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")

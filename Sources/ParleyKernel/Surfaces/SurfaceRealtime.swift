@@ -102,12 +102,14 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
     let surface: String
     let dialect: any EventDialect
     let envelope: ErrorEnvelope
+    let cors: CORSPolicy
     let settings: ServerWebSocket.Settings
     let logger: Logger
     let handler: SurfaceFrameHandler
 
     func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
         guard let target = request.path, target == path || target.hasPrefix(path + "?") else { return nil }
+        if let refusal = cors.refusal(request, envelope: envelope) { return .refuse(refusal) }
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization])
             ?? URI(target).queryParameters["token"].map(String.init)
         do throws(APIError) {
