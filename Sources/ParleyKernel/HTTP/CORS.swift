@@ -43,13 +43,17 @@ struct CORSPolicy: Sendable {
         anyOrigin || origins.contains(origin.lowercased())
     }
 
-    /// A page may open a WebSocket from its own origin, or from an allowed one; a request without `Origin` is not
-    /// from a browser page. (Browsers do not apply CORS to WebSockets: the server must check.)
+    /// A page may open a WebSocket from its own host, or from an allowed origin. A request without an `http(s)`
+    /// `Origin` is not from a browser page (non-browser clients send none, or their own `ws://host`). Browsers do
+    /// not apply CORS to WebSockets: the server must check.
     func allowsUpgrade(origin: String?, host: String?) -> Bool {
-        guard let origin else { return true }
-        if let host, let url = URL(string: origin), let originHost = url.host {
-            let port = url.port.map { ":\($0)" } ?? ""
-            if "\(originHost)\(port)".lowercased() == host.lowercased() { return true }
+        guard let origin, let url = URL(string: origin), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
+            return true
+        }
+        if let host, let originHost = url.host?.lowercased() {
+            // The page's host against the Host it connected to (ports aside: one host is one operator).
+            let hostName = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
+            if originHost.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) == hostName.lowercased() { return true }
         }
         return allows(origin)
     }
