@@ -40,10 +40,14 @@ public struct ParleyServer: Sendable {
         let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
         // No endpoint takes a frame larger than either limit.
         let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
+        let frontDoor = FrontDoorSettings(manifest.server)
+        let connections = ConnectionsPerAddress(limit: manifest.server.maxConnectionsPerIP,
+                                                trustedProxies: manifest.rateLimits.trustedProxies)
         app = Application(
             router: assembly.router,
             server: HTTPServerBuilder { [decide = assembly.realtime.decideUpgrade] responder in
-                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
+                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, frontDoor: frontDoor,
+                                        connections: connections, decide: decide)
             },
             configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
             services: assembly.services,
