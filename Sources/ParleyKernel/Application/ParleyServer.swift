@@ -66,11 +66,13 @@ public struct ParleyServer: Sendable {
         grace = .seconds(manifest.server.shutdownGraceSeconds)
     }
 
-    /// Serves until SIGTERM/SIGINT, then: realtime clients are told first (WebSocket close 1001), the server
-    /// stops accepting and finishes in-flight requests within the grace period, and storage closes last.
+    /// Serves until SIGTERM/SIGINT, then drains (see `RealtimeShutdown`): readiness turns 503 and new sends are
+    /// refused, events already received are committed, acknowledged and fanned out, then realtime clients are
+    /// told (WebSocket close 1001); the server stops accepting and finishes in-flight requests within the grace
+    /// period, and storage closes last.
     public func run() async throws {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines))],
+            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines, grace: grace))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = grace
@@ -80,13 +82,19 @@ public struct ParleyServer: Sendable {
     }
 }
 
-/// On shutdown, closes every realtime connection and gives their writers a moment to send the close frame.
+/// On shutdown: drains (readiness 503, new events and writes refused, those already received answered, within
+/// the grace period), then closes every realtime connection and gives their writers a moment to send the close
+/// frame — queued behind the acks and broadcasts of the drained events.
 struct RealtimeShutdown: Service {
     let hub: RealtimeHub
     let engines: [EngineIOServer]
+    let grace: Duration
 
     func run() async throws {
         try? await gracefulShutdown()
+        hub.drain.begin()
+        // Leaves part of the grace period for the HTTP server's own drain and the close handshakes.
+        await hub.drain.waitUntilIdle(deadline: ContinuousClock.now + grace * 0.6)
         hub.closeAll()
         for engine in engines { engine.closeAll() }
         let deadline = ContinuousClock.now + .seconds(3)

@@ -63,6 +63,13 @@ struct ParleyNamespace: SocketIONamespace {
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
+        // Counted by the shutdown drain until the answer is queued; refused once the drain has begun.
+        let drain = endpoint.hub.drain
+        defer { drain.leave() }
+        guard drain.enter() else {
+            socket.emit("error", arguments: [RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger).json])
+            return
+        }
         switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), on: connection) {
         case .reply(let reply):
             if let ackID = event.ackID { socket.ack(ackID, arguments: EncodedReply.text(reply).map { [$0] } ?? []) }

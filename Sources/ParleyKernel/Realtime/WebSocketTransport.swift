@@ -30,6 +30,7 @@ struct WebSocketTransport: UpgradeEndpoint {
     /// Nil for any other path.
     func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
         guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return nil }
+        if endpoint.hub.drain.isDraining { return .refuse(.api(ServerDrain.refusal)) }
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
@@ -151,12 +152,20 @@ struct WebSocketTransport: UpgradeEndpoint {
         }
     }
 
-    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing.
+    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. Counted by the
+    /// shutdown drain until its answer is queued (refused once the drain has begun).
     func handle(_ frame: Data, connection: RealtimeConnection) async {
+        let drain = endpoint.hub.drain
+        let admitted = drain.enter()
+        defer { drain.leave() }
         guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
                 logger: connection.logger))))
+            return
+        }
+        guard admitted else {
+            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger))))
             return
         }
         switch await endpoint.dispatch(head.event, payload: FramePayload(frame: frame), on: connection) {

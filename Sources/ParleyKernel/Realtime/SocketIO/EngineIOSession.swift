@@ -351,15 +351,19 @@ final class EngineIOSession: Sendable {
     /// closed between polls) gets the noop on its next GET instead, as the reference server does (it keeps the
     /// transport until that GET): the result does not depend on which of two concurrent requests ran first.
     func close(_ reason: CloseReason) {
-        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?)? in
+        typealias Actions = (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?, [EngineIOPacket])
+        let actions = state.withLock { state -> Actions? in
             guard !state.closed else { return nil }
             state.closed = true
             state.noopOwed = reason == .clientClose && state.transport == .polling && state.poll == nil
-            defer { state.poll = nil; state.socket = nil; state.timer = nil }
-            return (state.poll, state.socket, state.timer)
+            // The server closing (shutdown) lets a parked poll carry what is still queued (acks of the events it
+            // drained) ahead of the close.
+            let queued = reason == .serverClose && state.poll != nil ? state.queue : []
+            defer { state.poll = nil; state.socket = nil; state.timer = nil; state.queue = [] }
+            return (state.poll, state.socket, state.timer, queued)
         }
-        guard let (poll, socket, timer) = actions else { return }
-        poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
+        guard let (poll, socket, timer, queued) = actions else { return }
+        poll?.resume(returning: reason == .clientClose ? [.noop] : queued + [.close])
         socket?.finish()
         timer?.cancel()
         // Taken out, not copied: a handler may hold this session, and that cycle must end here.
