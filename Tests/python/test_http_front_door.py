@@ -177,6 +177,28 @@ def test_413_on_connection_close_is_read_by_a_client_still_sending(server):
         sock.close()
 
 
+def test_keep_alive_connection_answered_before_its_body_still_times_out_when_idle(server):
+    """A 413 written before the body is all in, on a keep-alive connection: the body is read and dropped, the
+    connection stays usable, and once idle it is closed like any other."""
+    srv = server(server={"idle_timeout_seconds": 1, "max_body_bytes": 2048})
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=HANG)
+    try:
+        size = 200_000
+        sock.sendall(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % size + b"x" * 4096)
+        received = sock.recv(65536)  # the 413 comes while most of the body is still to be sent
+        assert received.startswith(b"HTTP/1.1 413"), received[:200]
+        sock.sendall(b"x" * (size - 4096))
+        while True:  # ends when the server closes; a connection never closed fails on the socket timeout
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        assert received.count(b"HTTP/1.1 ") == 1, received
+    finally:
+        sock.close()
+
+
 def test_connections_per_address_are_capped_when_configured(server):
     srv = server(server={"max_connections_per_ip": 3})
     held = [socket.create_connection(("127.0.0.1", srv.port), timeout=HANG) for _ in range(3)]

@@ -226,6 +226,13 @@ final class HTTPFrontDoor: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             requestOpen = false
+            context.fireChannelRead(data)
+            // Answered before its body was all in (an early 413 on a keep-alive connection): idle from here.
+            if phase == .serving, responsesOwed == 0, !responseStarted {
+                phase = .waiting
+                arm(settings.idleTimeout)
+            }
+            return
         }
         context.fireChannelRead(data)
     }
