@@ -266,8 +266,8 @@ struct GroupsRoutes: Sendable {
     /// An http(s) URL of at most 2048 characters; empty means none.
     static func cover(_ value: String?, _ validator: inout Validator) -> String? {
         guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= 2048 else {
-            validator.fail("cover", "must be at most 2048 characters")
+        guard text.utf8.count <= 2048 else {
+            validator.fail("cover", "must be at most 2048 bytes")
             return nil
         }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),

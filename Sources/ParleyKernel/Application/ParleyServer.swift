@@ -41,6 +41,7 @@ public struct ParleyServer: Sendable {
         // No endpoint takes a frame larger than either limit.
         let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
         let frontDoor = FrontDoorSettings(manifest.server)
+        JSONDepth.limit = manifest.server.maxJSONDepth
         let connections = ConnectionsPerAddress(limit: manifest.server.maxConnectionsPerIP,
                                                 trustedProxies: manifest.rateLimits.trustedProxies)
         app = Application(

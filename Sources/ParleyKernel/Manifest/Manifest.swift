@@ -21,6 +21,8 @@ public struct ServerSettings: Decodable, Sendable {
     /// Open connections per client address; 0 = no cap. Trusted proxies (`rate_limits.trusted_proxies`) are
     /// never capped.
     public var maxConnectionsPerIP = 0
+    /// How deeply JSON may nest arrays and objects in a request body or a realtime payload; deeper gets 400.
+    public var maxJSONDepth = 32
 
     public init(host: String = "0.0.0.0", port: Int = 3000) {
         self.host = host
@@ -36,6 +38,7 @@ public struct ServerSettings: Decodable, Sendable {
         case headerTimeoutSeconds = "header_timeout_seconds"
         case idleTimeoutSeconds = "idle_timeout_seconds"
         case maxConnectionsPerIP = "max_connections_per_ip"
+        case maxJSONDepth = "max_json_depth"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -49,6 +52,7 @@ public struct ServerSettings: Decodable, Sendable {
         headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? headerTimeoutSeconds
         idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? idleTimeoutSeconds
         maxConnectionsPerIP = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerIP) ?? maxConnectionsPerIP
+        maxJSONDepth = try c.decodeIfPresent(Int.self, forKey: .maxJSONDepth) ?? maxJSONDepth
         guard (0...65535).contains(port) else {
             throw ConfigError(path: "server.port", message: "must be between 0 and 65535, got \(port)")
         }
@@ -64,6 +68,9 @@ public struct ServerSettings: Decodable, Sendable {
         }
         guard (1...86400).contains(idleTimeoutSeconds) else {
             throw ConfigError(path: "server.idle_timeout_seconds", message: "must be between 1 and 86400")
+        }
+        guard (2...256).contains(maxJSONDepth) else {
+            throw ConfigError(path: "server.max_json_depth", message: "must be between 2 and 256")
         }
         guard maxConnectionsPerIP >= 0 else {
             throw ConfigError(path: "server.max_connections_per_ip", message: "must be 0 (no cap) or positive")

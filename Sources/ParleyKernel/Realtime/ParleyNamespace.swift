@@ -70,7 +70,12 @@ struct ParleyNamespace: SocketIONamespace {
             socket.emit("error", arguments: [RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger).json])
             return
         }
-        switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), on: connection) {
+        let data = event.arguments.first ?? "{}"
+        if JSONDepth.exceeds(data) {
+            socket.emit("error", arguments: [RealtimeErrorPayload(JSONDepth.error(field: "data"), logger: connection.logger).json])
+            return
+        }
+        switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: data), on: connection) {
         case .reply(let reply):
             if let ackID = event.ackID { socket.ack(ackID, arguments: EncodedReply.text(reply).map { [$0] } ?? []) }
         case .error(let payload):

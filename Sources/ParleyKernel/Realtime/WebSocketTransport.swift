@@ -158,7 +158,8 @@ struct WebSocketTransport: UpgradeEndpoint {
         let drain = endpoint.hub.drain
         let admitted = drain.enter()
         defer { drain.leave() }
-        guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
+        // Deeper than any decoder goes (and than the limit by far): not even the head is read.
+        guard !JSONDepth.exceeds(frame, limit: 512), let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
                 logger: connection.logger))))
@@ -166,6 +167,12 @@ struct WebSocketTransport: UpgradeEndpoint {
         }
         guard admitted else {
             connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger))))
+            return
+        }
+        let depthLimit = JSONDepth.limit
+        if JSONDepth.exceeds(frame, limit: depthLimit + 1) {
+            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(JSONDepth.error(field: "data", limit: depthLimit),
+                                                                                    logger: connection.logger))))
             return
         }
         switch await endpoint.dispatch(head.event, payload: FramePayload(frame: frame), on: connection) {
