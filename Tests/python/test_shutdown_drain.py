@@ -1,8 +1,9 @@
 """A clean drain on SIGTERM (issue 14, item 5): from the first moment readiness answers 503 and new sends are refused;
 every send received before that is committed, acknowledged and fanned out before the going-away close. Tested with
 clients that pipeline sends (they do not wait for acks) on `/ws` and on Socket.IO over WebSocket, so that sends are
-in flight when the signal lands: no message may be stored without its ack having reached its sender, and every send
-answered before the close is either acknowledged or refused with SERVICE_UNAVAILABLE."""
+in flight when the signal lands: no message may be stored without its ack having reached its sender, every send the
+server read before the drain began is acknowledged (the acks are the first k sends, none refused), and what arrived
+after it was not taken."""
 
 from __future__ import annotations
 
@@ -146,7 +147,11 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
     assert exit_code == 0, srv.log()
     assert readiness and readiness[-1] == 503, readiness
     assert ws.close_code == 1001, ws.close_code
-    assert set(ws.refused.values()) <= {"SERVICE_UNAVAILABLE"} and set(sio_refused) <= {"SERVICE_UNAVAILABLE"}, (ws.refused, sio_refused)
+    # What the server read before the drain began it handled; what came after it did not take (no answer at all,
+    # the client retries with the same clientMessageId): so nothing is refused, and the acks are the first k sends.
+    assert not ws.refused and not sio_refused, (ws.refused, sio_refused)
+    assert set(ws.acked) == set(range(1, len(ws.acked) + 1)), sorted(set(range(1, max(ws.acked) + 1)) - set(ws.acked))[:10]
+    assert set(sio_acked) == set(range(1, len(sio_acked) + 1)), sorted(set(range(1, max(sio_acked) + 1)) - set(sio_acked))[:10]
 
     srv.start()
     stored = stored_messages(srv, alice["token"], room["id"])
@@ -160,7 +165,3 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
                                                 f"but never acknowledged (of {len(ws_stored)} and {len(sio_stored)})")
     # ... and nothing acknowledged that was not stored.
     assert set(ws.acked.values()) <= set(ws_stored.values()) and set(sio_acked.values()) <= set(sio_stored.values())
-    # Every /ws send before the last one answered was answered: acked or refused, none left hanging in between.
-    answered = set(ws.acked) | set(ws.refused)
-    last = max(answered)
-    assert set(range(1, last + 1)) <= answered, sorted(set(range(1, last + 1)) - answered)[:10]

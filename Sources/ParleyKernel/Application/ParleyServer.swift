@@ -62,6 +62,7 @@ public struct ParleyServer: Sendable {
             logger: logger)
         hub = assembly.kernel.hub
         engines = assembly.realtime.engines
+        for engine in engines { engine.attach(drain: hub.drain) }
         self.storage = storage
         self.logger = logger
         grace = .seconds(manifest.server.shutdownGraceSeconds)

@@ -63,13 +63,6 @@ struct ParleyNamespace: SocketIONamespace {
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        // Counted by the shutdown drain until the answer is queued; refused once the drain has begun.
-        let drain = endpoint.hub.drain
-        defer { drain.leave() }
-        guard drain.enter() else {
-            socket.emit("error", arguments: [RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger).json])
-            return
-        }
         let data = event.arguments.first ?? "{}"
         if JSONDepth.exceeds(data) {
             socket.emit("error", arguments: [RealtimeErrorPayload(JSONDepth.error(field: "data"), logger: connection.logger).json])

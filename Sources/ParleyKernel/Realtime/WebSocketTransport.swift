@@ -23,7 +23,7 @@ struct WebSocketTransport: UpgradeEndpoint {
         webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(settings.pingIntervalSeconds)),
             maxMessageSize: settings.maxFrameBytes, outboundLimit: settings.outboundQueueLimit,
-            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)))
+            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)), drain: endpoint.hub.drain)
     }
 
     /// `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
@@ -152,21 +152,14 @@ struct WebSocketTransport: UpgradeEndpoint {
         }
     }
 
-    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. Counted by the
-    /// shutdown drain until its answer is queued (refused once the drain has begun).
+    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. (The socket
+    /// counts it for the shutdown drain from its arrival until this returns.)
     func handle(_ frame: Data, connection: RealtimeConnection) async {
-        let drain = endpoint.hub.drain
-        let admitted = drain.enter()
-        defer { drain.leave() }
         // Deeper than any decoder goes (and than the limit by far): not even the head is read.
         guard !JSONDepth.exceeds(frame, limit: 512), let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
                 logger: connection.logger))))
-            return
-        }
-        guard admitted else {
-            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(ServerDrain.refusal, logger: connection.logger))))
             return
         }
         let depthLimit = JSONDepth.limit

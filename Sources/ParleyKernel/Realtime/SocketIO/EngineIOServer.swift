@@ -19,7 +19,15 @@ final class EngineIOServer: UpgradeEndpoint {
     /// Closed sessions whose next poll is owed a noop (`EngineIOSession.close`), for one ping timeout at most.
     private let closing = Mutex<[String: EngineIOSession]>([:])
     /// Its WebSockets' settings. Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
-    private let webSocketSettings: ServerWebSocket.Settings
+    private var webSocketSettings: ServerWebSocket.Settings {
+        var settings = baseWebSocketSettings
+        settings.drain = drain.withLock { $0 }
+        return settings
+    }
+    private let baseWebSocketSettings: ServerWebSocket.Settings
+    /// Shutdown's drain, once the server has attached it: every message a session receives is counted from its
+    /// arrival until it has been handled (its answer queued), and one arriving after the drain began is not taken.
+    private let drain = Mutex<ServerDrain?>(nil)
 
     init(path: String, settings: EngineIOSettings, allowedOrigins: [String], handler: any EngineIOHandler, logger: Logger) {
         self.path = path.hasSuffix("/") ? String(path.dropLast()) : path
@@ -27,12 +35,16 @@ final class EngineIOServer: UpgradeEndpoint {
         self.allowedOrigins = allowedOrigins
         self.handler = handler
         self.logger = logger
-        webSocketSettings = ServerWebSocket.Settings(
+        baseWebSocketSettings = ServerWebSocket.Settings(
             pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit,
             writeBatchInterval: settings.writeBatchInterval)
     }
 
     var sessionCount: Int { sessions.withLock { $0.count } }
+
+    func attach(drain: ServerDrain) {
+        self.drain.withLock { $0 = drain }
+    }
 
     func session(_ sid: String) -> EngineIOSession? {
         sessions.withLock { $0[sid] }
@@ -118,7 +130,15 @@ final class EngineIOServer: UpgradeEndpoint {
             guard let body = try? await request.collectBody(upTo: settings.maxPayload) else {
                 return cors(Response(status: .contentTooLarge), request: request)
             }
-            if let failure = await session.receivePost(String(buffer: body)) { return error(failure, request) }
+            // Counted for the shutdown drain while its packets are handled; not taken once the drain has begun.
+            let drain = self.drain.withLock { $0 }
+            if let drain, !drain.enter() {
+                drain.leave()
+                return cors(Response(status: .serviceUnavailable), request: request)
+            }
+            let failure = await session.receivePost(String(buffer: body))
+            drain?.leave()
+            if let failure { return error(failure, request) }
             var response = Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
             response = cors(response, request: request)
             return response
