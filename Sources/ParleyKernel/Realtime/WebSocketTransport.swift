@@ -155,15 +155,18 @@ struct WebSocketTransport: UpgradeEndpoint {
     /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. (The socket
     /// counts it for the shutdown drain from its arrival until this returns.)
     func handle(_ frame: Data, connection: RealtimeConnection) async {
-        // Deeper than any decoder goes (and than the limit by far): not even the head is read.
-        guard !JSONDepth.exceeds(frame, limit: 512), let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
+        // One scan of the frame for its depth. Deeper than any decoder goes (and than the limit by far): not even
+        // the head is read.
+        let depthLimit = JSONDepth.limit
+        let depth = JSONDepth.deepest(frame, stoppingAbove: max(depthLimit + 1, 512))
+        guard depth <= 512, let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
                 logger: connection.logger))))
             return
         }
-        let depthLimit = JSONDepth.limit
-        if JSONDepth.exceeds(frame, limit: depthLimit + 1) {
+        // The frame's object is one level: `data` may nest `depthLimit` more.
+        if depth > depthLimit + 1 {
             connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(JSONDepth.error(field: "data", limit: depthLimit),
                                                                                     logger: connection.logger))))
             return

@@ -17,16 +17,22 @@ public enum JSONDepth {
     /// Whether `text` nests arrays and objects more than `limit` levels deep. A scan of the bytes that skips
     /// strings (brackets inside them are text); it does not check the syntax, which the decoder does after.
     public static func exceeds(_ text: Data, limit: Int = JSONDepth.limit) -> Bool {
-        text.withUnsafeBytes { exceeds(bytes: $0, limit: limit) }
+        text.withUnsafeBytes { deepest(bytes: $0, stoppingAbove: limit) > limit }
+    }
+
+    /// The deepest nesting in `text`, or the first depth above `cap` (the scan stops there).
+    public static func deepest(_ text: Data, stoppingAbove cap: Int) -> Int {
+        text.withUnsafeBytes { deepest(bytes: $0, stoppingAbove: cap) }
     }
 
     public static func exceeds(_ text: String, limit: Int = JSONDepth.limit) -> Bool {
         var text = text
-        return text.withUTF8 { exceeds(bytes: UnsafeRawBufferPointer($0), limit: limit) }
+        return text.withUTF8 { deepest(bytes: UnsafeRawBufferPointer($0), stoppingAbove: limit) > limit }
     }
 
-    static func exceeds(bytes: UnsafeRawBufferPointer, limit: Int) -> Bool {
+    static func deepest(bytes: UnsafeRawBufferPointer, stoppingAbove cap: Int) -> Int {
         var depth = 0
+        var deepest = 0
         var inString = false
         var escaped = false
         for byte in bytes {
@@ -45,14 +51,17 @@ public enum JSONDepth {
                 inString = true
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
-                if depth > limit { return true }
+                if depth > deepest {
+                    deepest = depth
+                    if deepest > cap { return deepest }
+                }
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 depth -= 1
             default:
                 break
             }
         }
-        return false
+        return deepest
     }
 
     /// The 400 for a document over the limit; `field` is where the document was (`body`, `data`).
