@@ -83,7 +83,7 @@ struct DirectService: Sendable {
         let receiverID = memberIDs.first { $0 != userID } ?? userID
         let request = ChannelService.SendRequest(content: body.content, type: body.type, target: (DirectModule.channelKind.targetField, receiverID),
                                                  parentId: body.parentId, metadata: body.metadata, clientMessageId: body.clientMessageId)
-        return try await channels.send(request, senderID: userID)
+        return try await channels.sendOutcome(request, senderID: userID)
     }
 
     func markRead(conversationID: String, userID: String) async throws -> ConversationRead {

@@ -244,7 +244,7 @@ struct GroupsRoutes: Sendable {
         let groupID = try Self.groupID(context)
         let body = try await request.decodeJSON(GroupMessageBody.self, limit: context.limits.maxBodyBytes)
         let clientMessageID = try ChannelService.clientMessageID(body: body.clientMessageId, idempotencyKey: request.headers[.idempotencyKey])
-        let sent = try await groups.channels.send(
+        let sent = try await groups.channels.sendOutcome(
             ChannelService.SendRequest(content: body.content, type: body.type, target: (GroupsModule.channelKind.targetField, groupID), parentId: body.parentId,
                                        metadata: body.metadata, clientMessageId: clientMessageID),
             senderID: context.userID)

@@ -178,9 +178,15 @@ extension ChannelService {
     /// Returns only after the commit: an acknowledged message is a stored message.
     ///
     /// With a `clientMessageId`, a send the same sender already made with that id (the retry of a send whose
-    /// answer was lost) returns the stored message and stores and fans out nothing (`Sent.isRetry`); the same id
-    /// for a different conversation is a 409.
-    public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Sent {
+    /// answer was lost) returns the stored message and stores and fans out nothing; the same id for a different
+    /// conversation is a 409. `sendOutcome` tells the two apart.
+    public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
+        try await sendEncoded(request, senderID: senderID, exceptConnection: exceptConnection).message
+    }
+
+    /// `send`, also telling whether it was a retry of a send already stored (`Sent.isRetry`: REST answers it 200
+    /// instead of 201).
+    public func sendOutcome(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Sent {
         try await sendEncoded(request, senderID: senderID, exceptConnection: exceptConnection)
     }
 

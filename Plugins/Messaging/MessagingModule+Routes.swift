@@ -82,7 +82,7 @@ struct MessagingRoutes: Sendable {
     func send(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
         var body = try await request.decodeJSON(ChannelService.SendRequest.self, limit: context.limits.maxBodyBytes)
         body.clientMessageId = try ChannelService.clientMessageID(body: body.clientMessageId, idempotencyKey: request.headers[.idempotencyKey])
-        return ChannelService.sentEnvelope(try await channels.send(body, senderID: context.userID))
+        return ChannelService.sentEnvelope(try await channels.sendOutcome(body, senderID: context.userID))
     }
 
     func search(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {

@@ -422,11 +422,9 @@ final class HTTPFrontDoor: ChannelDuplexHandler, RemovableChannelHandler {
 /// The front of an HTTP connection's pipeline, before the decoder: tells its `HTTPFrontDoor` about every read
 /// (head sizes and the header timeout are counted on the wire), and drops the input of a connection that is
 /// being closed.
-final class HTTPFrontDoorBytes: ChannelDuplexHandler, RemovableChannelHandler {
+final class HTTPFrontDoorBytes: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private let door: HTTPFrontDoor
 
