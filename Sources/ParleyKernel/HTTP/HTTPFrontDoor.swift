@@ -14,8 +14,10 @@ struct FrontDoorSettings: Sendable {
     var maxURIBytes: Int
     /// From a connection's first byte (or its opening) until its request head is complete; then 408.
     var headerTimeout: TimeAmount
-    /// A keep-alive connection between requests; then it is closed without a word.
+    /// A keep-alive connection between requests; then it is closed without a word. Also how long a request body
+    /// may stall (no byte at all) before the connection is closed (Hummingbird's connection state handler).
     var idleTimeout: TimeAmount
+    var idleDuration: Duration
     /// How long a refused or closing connection is still read (and the bytes dropped) so that a client still
     /// sending gets to read the answer instead of a reset.
     var lingerTimeout: TimeAmount
@@ -25,6 +27,7 @@ struct FrontDoorSettings: Sendable {
         maxURIBytes = server.maxURIBytes
         headerTimeout = .seconds(Int64(server.headerTimeoutSeconds))
         idleTimeout = .seconds(Int64(server.idleTimeoutSeconds))
+        idleDuration = .seconds(server.idleTimeoutSeconds)
         lingerTimeout = .seconds(Int64(max(1, min(server.headerTimeoutSeconds, 10))))
     }
 
@@ -287,7 +290,7 @@ final class HTTPFrontDoor: ChannelDuplexHandler, RemovableChannelHandler {
             responseStarted = false
             responsesOwed = max(0, responsesOwed - 1)
             context.write(data, promise: promise)
-            if let refusal = pendingRefusal {
+            if let refusal = pendingRefusal, responsesOwed == 0 {
                 pendingRefusal = nil
                 context.flush()
                 send(refusal, context: context)
@@ -313,10 +316,12 @@ final class HTTPFrontDoor: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, phase != .discarding else { return }
         timer?.cancel()
         timer = nil
-        if responseStarted {
-            // A response is on its way (a pipelined request is being answered): refused once it ends.
+        if responseStarted || responsesOwed > 0 {
+            // Earlier requests of this connection are still being answered (pipelining): the refusal follows their
+            // responses, so each answer still lines up with its request.
             phase = .discarding
             pendingRefusal = refusal
+            arm(settings.lingerTimeout + settings.idleTimeout)
             return
         }
         send(refusal, context: context)
