@@ -17,6 +17,7 @@ import socketio
 import websocket
 
 from conftest import _call, create_room, join_room, register_and_login
+from realtime_clients import WsClient
 
 
 class PipeliningWs:
@@ -134,6 +135,14 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
         if readiness[-1] == 503:
             break
         time.sleep(0.01)
+    # While it drains, REST writes are refused too (reads go on).
+    refused_write = None
+    if readiness and readiness[-1] == 503:
+        try:
+            refused_write = requests.post(f"{srv.api}/messages", json={"roomId": room["id"], "content": "late"},
+                                          headers={"Authorization": f"Bearer {alice['token']}"}, timeout=5)
+        except requests.RequestException:
+            pass
     exit_code = srv.process.wait(timeout=30)
     stop.set()
     for thread in senders:
@@ -146,6 +155,8 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
         pass
     assert exit_code == 0, srv.log()
     assert readiness and readiness[-1] == 503, readiness
+    assert refused_write is not None and refused_write.status_code == 503, refused_write
+    assert refused_write.json()["code"] == "SERVICE_UNAVAILABLE"
     assert ws.close_code == 1001, ws.close_code
     # What the server read before the drain began it handled; what came after it did not take (no answer at all,
     # the client retries with the same clientMessageId): so nothing is refused, and the acks are the first k sends.
@@ -165,3 +176,17 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
                                                 f"but never acknowledged (of {len(ws_stored)} and {len(sio_stored)})")
     # ... and nothing acknowledged that was not stored.
     assert set(ws.acked.values()) <= set(ws_stored.values()) and set(sio_acked.values()) <= set(sio_stored.values())
+
+    # The client retries every send it made, answered or not, with the same ids: nothing is stored twice.
+    retry = WsClient(srv.port, alice["token"])
+    try:
+        for index in range(1, ws.sent + 1):
+            kind, ack = retry.call("message:send", {"roomId": room["id"], "content": f"ws {index}", "clientMessageId": f"ws-{index}"},
+                                   timeout=10)
+            assert kind == "ack", ack
+            if index in ws.acked:
+                assert ack["id"] == ws.acked[index], (index, ack)
+    finally:
+        retry.close()
+    contents = [m["content"] for m in stored_messages(srv, alice["token"], room["id"]) if m["content"].startswith("ws ")]
+    assert len(contents) == len(set(contents)) == ws.sent, (len(contents), len(set(contents)), ws.sent)
