@@ -190,3 +190,37 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
         retry.close()
     contents = [m["content"] for m in stored_messages(srv, alice["token"], room["id"]) if m["content"].startswith("ws ")]
     assert len(contents) == len(set(contents)) == ws.sent, (len(contents), len(set(contents)), ws.sent)
+
+
+
+def test_long_polling_client_collects_the_acks_of_what_was_drained(server):
+    """Over long-polling, acks reach the client only through its GETs. A client that posted sends and had no GET
+    parked when the server closed its session still gets their acks on its next GET, and the close on the one after
+    (clients handle messages asynchronously and drop what is left once they see the close). Raw Engine.IO requests,
+    so no GET is parked unless the test sends one."""
+    srv = server(server={"shutdown_grace_seconds": 8})
+    alice = register_and_login(srv.url, "alice")
+    room = create_room(srv.url, alice["token"])
+    http = requests.Session()
+    base = f"{srv.url}/socket.io/?EIO=4&transport=polling"
+    sid = json.loads(http.get(base, timeout=10).text[1:])["sid"]
+    url = f"{base}&sid={sid}"
+    assert http.post(url, data="40" + json.dumps({"token": alice["token"]}), timeout=10).text == "ok"
+    assert http.get(url, timeout=10).text.startswith("40")  # the CONNECT reply
+
+    sends = [f"42{index}" + json.dumps(["message:send", {"roomId": room["id"], "content": f"poll {index}", "clientMessageId": f"poll-{index}"}])
+             for index in range(1, 11)]
+    assert http.post(url, data="\x1e".join(sends), timeout=10).text == "ok"  # handled (and committed) before "ok"
+    srv.process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # the server drains and closes the session meanwhile; no GET is parked
+
+    packets = http.get(url, timeout=10).text.split("\x1e")
+    acks = {int(p[2:p.index("[")]): json.loads(p[p.index("["):])[0] for p in packets if p.startswith("43")}
+    assert sorted(acks) == list(range(1, 11)), packets
+    assert "1" not in packets, packets  # the close comes on its own poll
+    assert http.get(url, timeout=10).text == "1"
+    assert srv.process.wait(timeout=30) == 0, srv.log()
+
+    srv.start()
+    stored = {m["content"]: m["id"] for m in stored_messages(srv, alice["token"], room["id"])}
+    assert {acks[i]["id"] for i in acks} == set(stored.values()) and len(stored) == 10

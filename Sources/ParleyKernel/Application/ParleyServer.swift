@@ -100,7 +100,8 @@ struct RealtimeShutdown: Service {
         hub.closeAll()
         for engine in engines { engine.closeAll() }
         let deadline = ContinuousClock.now + .seconds(3)
-        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+        // Until every connection has gone, and polling clients have collected their last acks and the close.
+        while hub.connectionCount > 0 || engines.contains(where: \.hasOwedPolls), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -42,6 +42,9 @@ final class EngineIOServer: UpgradeEndpoint {
 
     var sessionCount: Int { sessions.withLock { $0.count } }
 
+    /// Sessions closed at shutdown whose last poll (their queued acks and the close) has not been collected yet.
+    var hasOwedPolls: Bool { closing.withLock { $0.values.contains { $0.owesPoll } } }
+
     func attach(drain: ServerDrain) {
         self.drain.withLock { $0 = drain }
     }
@@ -57,7 +60,7 @@ final class EngineIOServer: UpgradeEndpoint {
         session.onClose { [weak self] _ in
             guard let self else { return }
             _ = sessions.withLock { $0.removeValue(forKey: session.sid) }
-            guard session.owesNoop else { return }
+            guard session.owesPoll else { return }
             closing.withLock { $0[session.sid] = session }
             let linger = settings.pingTimeout
             Task { [weak self] in
@@ -102,6 +105,11 @@ final class EngineIOServer: UpgradeEndpoint {
         }
     }
 
+    private func ok(_ request: Request) -> Response {
+        cors(Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok"))),
+             request: request)
+    }
+
     func handleHTTP(_ request: Request, context: ParleyRequestContext) async -> Response {
         if request.method == .options {
             return cors(Response(status: .noContent), request: request, preflight: true)
@@ -114,6 +122,12 @@ final class EngineIOServer: UpgradeEndpoint {
             guard query.transport == "polling" else { return error(.badRequest, request) }
             let session = await open(transport: .polling, headers: request.headers)
             return text(EngineIOPacket.payload([session.openPacket]), request: request)
+        }
+        // Shutting down: a POST's packets are not taken, but it is answered `ok` (even for a session the server has
+        // just closed): a client told its POST failed gives up its session before its last GET collects the acks
+        // of what was drained.
+        if request.method == .post, query.transport == "polling", drain.withLock({ $0 })?.isDraining == true {
+            return ok(request)
         }
         // A session its client closed between polls is still found here, for the noop its next GET is owed.
         guard let session = session(sid) ?? closing.withLock({ $0[sid] }) else { return error(.unknownSession, request) }
@@ -130,18 +144,17 @@ final class EngineIOServer: UpgradeEndpoint {
             guard let body = try? await request.collectBody(upTo: settings.maxPayload) else {
                 return cors(Response(status: .contentTooLarge), request: request)
             }
-            // Counted for the shutdown drain while its packets are handled; not taken once the drain has begun.
+            // Counted for the shutdown drain while its packets are handled; not taken once the drain has begun (as
+            // a WebSocket's frames are not), and answered `ok` all the same (see above).
             let drain = self.drain.withLock { $0 }
             if let drain, !drain.enter() {
                 drain.leave()
-                return cors(Response(status: .serviceUnavailable), request: request)
+            } else {
+                let failure = await session.receivePost(String(buffer: body))
+                drain?.leave()
+                if let failure { return error(failure, request) }
             }
-            let failure = await session.receivePost(String(buffer: body))
-            drain?.leave()
-            if let failure { return error(failure, request) }
-            var response = Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
-            response = cors(response, request: request)
-            return response
+            return ok(request)
         default:
             return error(.badRequest, request)
         }
