@@ -95,4 +95,5 @@ struct ConversationMessageBody: Decodable, Sendable {
     let type: String?
     let parentId: String?
     let metadata: JSONValue?
+    var clientMessageId: String?
 }

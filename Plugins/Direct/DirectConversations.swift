@@ -41,7 +41,7 @@ public struct DirectConversations: Sendable {
     /// Sends into a conversation the caller belongs to (404 otherwise), exactly like `receiverId` on `/api/v1`.
     public func send(content: String?, type: String? = nil, parentID: String? = nil, conversationID: String, userID: String) async throws -> Message {
         try await direct.send(ConversationMessageBody(content: content, type: type, parentId: parentID, metadata: nil),
-                              conversationID: conversationID, userID: userID)
+                              conversationID: conversationID, userID: userID).message
     }
 
     /// Marks the whole conversation read for the caller; returns their unread count after (0).

@@ -46,8 +46,8 @@ struct DirectRoutes: Sendable {
 
         routes.post("conversations/{conversationID}/messages", doc: RouteDoc(
             "Send a message in a conversation",
-            body: .json(direct.channels.schemas.messageBody),
-            response: .data(direct.channels.schemas.message, status: 201)), use: self.sendMessage)
+            parameters: [ChannelService.idempotencyKeyParameter], body: .json(direct.channels.schemas.messageBody),
+            response: .data(direct.channels.schemas.message, status: 201, alsoStatuses: [200]), errors: [409]), use: self.sendMessage)
 
         routes.post("conversations/{conversationID}/read", doc: RouteDoc(
             "Mark the whole conversation read", response: .data(DirectSchemas.conversationRead)), use: self.markRead)
@@ -95,9 +95,9 @@ struct DirectRoutes: Sendable {
 
     func sendMessage(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
         let id = try pathID(context.parameters.get("conversationID"), "Conversation")
-        let body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)
-        let message = try await direct.send(body, conversationID: id, userID: context.userID)
-        return Envelope(message, message: "Message sent successfully", status: .created)
+        var body = try await request.decodeJSON(ConversationMessageBody.self, limit: context.limits.maxBodyBytes)
+        body.clientMessageId = try ChannelService.clientMessageID(body: body.clientMessageId, idempotencyKey: request.headers[.idempotencyKey])
+        return ChannelService.sentEnvelope(try await direct.send(body, conversationID: id, userID: context.userID))
     }
 
     func markRead(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<ConversationRead> {

@@ -77,13 +77,13 @@ struct DirectService: Sendable {
 
     /// Sends into a conversation the caller belongs to, addressed to the other participant (themself in a
     /// notes-to-self conversation), so the message is stored and fanned out exactly like `receiverId`.
-    func send(_ body: ConversationMessageBody, conversationID: String, userID: String) async throws -> Message {
+    func send(_ body: ConversationMessageBody, conversationID: String, userID: String) async throws -> ChannelService.Sent {
         try await requireMembership(conversationID, userID: userID)
         let memberIDs = try await channels.members(channelID: conversationID).map(\.userID)
         let receiverID = memberIDs.first { $0 != userID } ?? userID
         let request = ChannelService.SendRequest(content: body.content, type: body.type, target: (DirectModule.channelKind.targetField, receiverID),
-                                                 parentId: body.parentId, metadata: body.metadata)
-        return try await channels.send(request, senderID: userID)
+                                                 parentId: body.parentId, metadata: body.metadata, clientMessageId: body.clientMessageId)
+        return try await channels.sendOutcome(request, senderID: userID)
     }
 
     func markRead(conversationID: String, userID: String) async throws -> ConversationRead {

@@ -53,6 +53,7 @@ struct GroupsRoutes: Sendable {
         let type: String?
         let parentId: String?
         let metadata: JSONValue?
+        let clientMessageId: String?
     }
 
     func register(_ routes: RouterGroup<AuthenticatedContext>) {
@@ -116,8 +117,9 @@ struct GroupsRoutes: Sendable {
         routes.get("groups/{groupID}/messages", doc: historyDoc, use: self.history)
 
         routes.post("groups/{groupID}/messages", doc: RouteDoc(
-            "Send a message to a group (members only)", body: .json(groups.channels.schemas.messageBody),
-            response: .data(groups.channels.schemas.message, status: 201), errors: [403]), use: self.sendMessage)
+            "Send a message to a group (members only)", parameters: [ChannelService.idempotencyKeyParameter],
+            body: .json(groups.channels.schemas.messageBody),
+            response: .data(groups.channels.schemas.message, status: 201, alsoStatuses: [200]), errors: [403, 409]), use: self.sendMessage)
     }
 
     // MARK: Handlers
@@ -241,11 +243,12 @@ struct GroupsRoutes: Sendable {
     func sendMessage(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
         let groupID = try Self.groupID(context)
         let body = try await request.decodeJSON(GroupMessageBody.self, limit: context.limits.maxBodyBytes)
-        let message = try await groups.channels.send(
+        let clientMessageID = try ChannelService.clientMessageID(body: body.clientMessageId, idempotencyKey: request.headers[.idempotencyKey])
+        let sent = try await groups.channels.sendOutcome(
             ChannelService.SendRequest(content: body.content, type: body.type, target: (GroupsModule.channelKind.targetField, groupID), parentId: body.parentId,
-                                       metadata: body.metadata),
+                                       metadata: body.metadata, clientMessageId: clientMessageID),
             senderID: context.userID)
-        return Envelope(message, message: "Message sent successfully", status: .created)
+        return ChannelService.sentEnvelope(sent)
     }
 
     // MARK: Input
@@ -263,8 +266,8 @@ struct GroupsRoutes: Sendable {
     /// An http(s) URL of at most 2048 characters; empty means none.
     static func cover(_ value: String?, _ validator: inout Validator) -> String? {
         guard let text = value?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= 2048 else {
-            validator.fail("cover", "must be at most 2048 characters")
+        guard text.utf8.count <= 2048 else {
+            validator.fail("cover", "must be at most 2048 bytes")
             return nil
         }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),

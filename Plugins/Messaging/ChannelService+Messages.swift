@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ParleyKernel
 
@@ -112,15 +113,19 @@ extension ChannelService {
         public let type: String?
         public let parentId: String?
         public let metadata: JSONValue?
+        /// The client's own id for this send: a retry with the same id (per sender) returns the message already
+        /// stored instead of storing it again. Set from the body's `clientMessageId` or an `Idempotency-Key`.
+        public var clientMessageId: String?
         /// The body's other keys, among which the target is; checked against the declared kinds at send time.
         let targets: TargetFields
 
         public init(content: String?, type: String? = nil, target: (field: String, id: String), parentId: String? = nil,
-                    metadata: JSONValue? = nil) {
+                    metadata: JSONValue? = nil, clientMessageId: String? = nil) {
             self.content = content
             self.type = type
             self.parentId = parentId
             self.metadata = metadata
+            self.clientMessageId = clientMessageId
             targets = TargetFields([target.field: .value(target.id)])
         }
 
@@ -131,22 +136,68 @@ extension ChannelService {
             type = try c.decodeIfPresent(String.self, forKey: WireKey("type"))
             parentId = try c.decodeIfPresent(String.self, forKey: WireKey("parentId"))
             metadata = try c.decodeIfPresent(JSONValue.self, forKey: WireKey("metadata"))
+            clientMessageId = try c.decodeIfPresent(String.self, forKey: WireKey("clientMessageId"))
             targets = try TargetFields(c)
         }
     }
 
+    /// What became of a send: the stored message, its JSON as the broadcast encoded it (nil if encoding failed,
+    /// or for a retry), and whether it was a retry of a send already stored (nothing was stored or fanned out).
+    public struct Sent: Sendable {
+        public let message: Message
+        let json: String?
+        public let isRetry: Bool
+    }
+
+    /// The longest `clientMessageId` / `Idempotency-Key`, in bytes.
+    public static let maxClientMessageIDBytes = 128
+
+    /// A client message id as given: 1 to 128 visible ASCII characters (a UUID is a good choice).
+    static func checkClientMessageID(_ value: String?, field: String, _ validator: inout Validator) {
+        guard let value else { return }
+        let bytes = value.utf8
+        if bytes.isEmpty || bytes.count > maxClientMessageIDBytes || !bytes.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            validator.fail(field, "must be 1 to \(maxClientMessageIDBytes) visible ASCII characters (no spaces; a UUID is a good choice)")
+        }
+    }
+
+    /// The client message id of a REST send: the body's `clientMessageId` or the `Idempotency-Key` header (the
+    /// same id if both are given). A 400 names whichever is malformed.
+    public static func clientMessageID(body: String?, idempotencyKey: String?) throws -> String? {
+        var validator = Validator()
+        checkClientMessageID(body, field: "clientMessageId", &validator)
+        checkClientMessageID(idempotencyKey, field: "Idempotency-Key", &validator)
+        if let body, let idempotencyKey, body != idempotencyKey {
+            validator.fail("Idempotency-Key", "must equal clientMessageId when both are given")
+        }
+        try validator.check()
+        return body ?? idempotencyKey
+    }
+
     /// Validates, resolves the target channel, commits the message, then fans it out as `message:received`.
     /// Returns only after the commit: an acknowledged message is a stored message.
+    ///
+    /// With a `clientMessageId`, a send the same sender already made with that id (the retry of a send whose
+    /// answer was lost) returns the stored message and stores and fans out nothing; the same id for a different
+    /// conversation is a 409. `sendOutcome` tells the two apart.
     public func send(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Message {
         try await sendEncoded(request, senderID: senderID, exceptConnection: exceptConnection).message
     }
 
-    /// `send`, also returning the message's JSON as the broadcast encoded it (nil if encoding failed), so a
-    /// realtime ack and `message:sent` reuse it instead of encoding the message again.
-    func sendEncoded(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> (message: Message, json: String?) {
+    /// `send`, also telling whether it was a retry of a send already stored (`Sent.isRetry`: REST answers it 200
+    /// instead of 201).
+    public func sendOutcome(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Sent {
+        try await sendEncoded(request, senderID: senderID, exceptConnection: exceptConnection)
+    }
+
+    /// `send`; the result also carries the message's JSON as the broadcast encoded it, so a realtime ack and
+    /// `message:sent` reuse it instead of encoding the message again.
+    func sendEncoded(_ request: SendRequest, senderID: String, exceptConnection: String? = nil) async throws -> Sent {
         let receivedAt = ContinuousClock.now
         metrics.received(.message)
         var validator = Validator()
+        let clientMessageID = request.clientMessageId
+        Self.checkClientMessageID(clientMessageID, field: "clientMessageId", &validator)
         var content = checkContent(request.content, &validator)
         var type = request.type ?? MessageType.TEXT.rawValue
         checkType(type, &validator)
@@ -190,8 +241,16 @@ extension ChannelService {
         let (storedContent, storedType, storedMetadata, storedMetadataValue) = (content, type, metadataText, finalMetadata)
         let id = ParleyID.make()
         let now = Timestamp.nowMillis()
-        let message = try await commits.write { [kinds] db -> Message in
+        let (message, isRetry) = try await commits.write { [kinds, self] db -> (Message, Bool) in
             try verify?(db)
+            if let clientMessageID,
+               let stored = try db.queryOne("SELECT id FROM messages WHERE sender_id = ? AND client_message_id = ?", [senderID, clientMessageID]),
+               let existing = try self.fetchMessage(db, id: stored.string("id")) {
+                guard existing.channelId == channelID else {
+                    throw APIError.conflict("clientMessageId was already used for a message to another conversation", field: "clientMessageId")
+                }
+                return (existing, true)
+            }
             if let parentID {
                 guard let parent = try db.queryOne("SELECT channel_id, deleted_at FROM messages WHERE id = ?", [parentID]),
                       parent.string("channel_id") == channelID, parent.optionalInt("deleted_at") == nil
@@ -199,9 +258,10 @@ extension ChannelService {
             }
             try db.execute(
                 """
-                INSERT INTO messages (id, channel_id, sender_id, receiver_id, content, type, parent_id, metadata, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, channelID, senderID, recordedTarget, storedContent, storedType, parentID, storedMetadata, now, now])
+                INSERT INTO messages (id, channel_id, sender_id, receiver_id, content, type, parent_id, metadata, created_at, updated_at,
+                                      client_message_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [id, channelID, senderID, recordedTarget, storedContent, storedType, parentID, storedMetadata, now, now, clientMessageID])
             // The sender has read everything up to their own message.
             try db.execute(
                 """
@@ -213,8 +273,10 @@ extension ChannelService {
                                   content: storedContent, type: storedType, parentId: parentID, metadata: storedMetadataValue, createdAt: now,
                                   kinds: kinds)
             for (_, handler) in hooks.isBeingPosted { try handler(message, db) }
-            return message
+            return (message, false)
         }
+        // A retry: the message and its fan-out happened with the first send.
+        if isRetry { return Sent(message: message, json: nil, isRetry: true) }
         searchIndex.noteSent()
         for (owner, handler) in hooks.hasBeenPosted {
             do {
@@ -226,10 +288,10 @@ extension ChannelService {
         do {
             let event = try OutboundEvent("message:received", message, origin: receivedAt)
             hub.publish(event, topic: Self.topic(channelID), exceptConnection: exceptConnection)
-            return (message, event.dataJSON)
+            return Sent(message: message, json: event.dataJSON, isRetry: false)
         } catch {
             logger.error("could not encode message:received: \(error)")
-            return (message, nil)
+            return Sent(message: message, json: nil, isRetry: false)
         }
     }
 
@@ -364,4 +426,31 @@ extension RouteDoc {
     public static var historyCursorParameters: [Parameter] {
         cursorParameters(items: "Messages", item: "message")
     }
+}
+
+extension ChannelService {
+    /// The REST answer to a send: 201 with the new message, or 200 with the stored one for a retry.
+    public static func sentEnvelope(_ sent: Sent) -> Envelope<Message> {
+        sent.isRetry
+            ? Envelope(sent.message, message: "Message already sent (same client message id)", status: .ok)
+            : Envelope(sent.message, message: "Message sent successfully", status: .created)
+    }
+
+    /// The `Idempotency-Key` header of the REST sends, as the OpenAPI document describes it.
+    public static var idempotencyKeyParameter: RouteDoc.Parameter {
+        .header("Idempotency-Key", .string(minLength: 1, maxLength: maxClientMessageIDBytes),
+                "Same as the body's `clientMessageId`: a retry with the same key returns the stored message (200) instead of sending again")
+    }
+
+    /// The body field `clientMessageId` of every send, as the OpenAPI document describes it.
+    static var clientMessageIDSchema: JSONSchema {
+        JSONSchema.string(minLength: 1, maxLength: maxClientMessageIDBytes)
+            .described("Your id for this send (1 to \(maxClientMessageIDBytes) visible ASCII characters, e.g. a UUID), unique per sender: "
+                + "a retry with the same id returns the message already stored (REST 200 instead of 201, the same realtime ack) "
+                + "and sends nothing again. Kept as long as the message; reusing it for another conversation is a 409.")
+    }
+}
+
+extension HTTPField.Name {
+    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 }

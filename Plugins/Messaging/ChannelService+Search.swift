@@ -7,6 +7,7 @@ extension ChannelService {
     public func search(query rawQuery: String?, userID: String, page: PageRequest) async throws -> ([Message], Int) {
         let query = (rawQuery ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !query.isEmpty else { throw APIError.validation(field: "query", "is required") }
+        guard query.utf8.count <= 800 else { throw APIError.validation(field: "query", "must be at most 800 bytes as UTF-8") }
         guard query.count <= 200 else { throw APIError.validation(field: "query", "must be at most 200 characters") }
         let dialect = storage.dialect
         let (match, filter): (String, String)

@@ -24,10 +24,16 @@ extension MessagingModule {
         // The sending connection gets the stored message as its ack and as `message:sent` (seed 001's
         // confirmation, for clients that emit without an ack); every other connection of every member (the
         // sender's other devices included) gets `message:received`.
+        // A retry (same `clientMessageId`) gets the same ack and `message:sent` again; nobody else hears of it.
         registrar.on("message:send", ChannelService.SendRequest.self, rateLimit: "messages") { request, context in
-            let (message, json) = try await channels.sendEncoded(request, senderID: context.userID,
-                                                                 exceptConnection: context.connection.id)
-            guard let json else { return message }
+            let sent = try await channels.sendEncoded(request, senderID: context.userID, exceptConnection: context.connection.id)
+            guard let json = sent.json else {
+                if sent.isRetry, let json = try? String(decoding: JSONBody.encode(sent.message), as: UTF8.self) {
+                    context.connection.send(.event(OutboundEvent("message:sent", dataJSON: json)))
+                    return EncodedReply(json: json)
+                }
+                return sent.message
+            }
             // The broadcast's JSON, reused: the message is encoded once for everyone.
             context.connection.send(.event(OutboundEvent("message:sent", dataJSON: json)))
             return EncodedReply(json: json)

@@ -127,5 +127,12 @@ extension MessagingModule {
                 """,
             ]
         },
+        // Idempotent sends: a client may name its send (`clientMessageId`, `Idempotency-Key`); the name is unique
+        // per sender, so a retry finds the message it already stored. Partial: messages without one cost the
+        // index nothing.
+        Migration("0004_client_message_ids", [
+            "ALTER TABLE messages ADD COLUMN client_message_id TEXT",
+            "CREATE UNIQUE INDEX messages_client_id ON messages(sender_id, client_message_id) WHERE client_message_id IS NOT NULL",
+        ]),
     ]
 }

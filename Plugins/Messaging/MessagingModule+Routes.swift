@@ -23,8 +23,9 @@ struct MessagingRoutes: Sendable {
             description: "Exactly one target: "
                 + channels.kinds.declared.map { "`\($0.targetField)` (\($0.module) module)" }.joined(separator: ", ") + ". "
                 + "A target whose module is not enabled is a 400; one the sender may not post to is a 403 or 404.",
+            parameters: [ChannelService.idempotencyKeyParameter],
             body: .json(channels.schemas.sendBody),
-            response: .data(channels.schemas.message, status: 201), errors: [403, 404]), use: self.send)
+            response: .data(channels.schemas.message, status: 201, alsoStatuses: [200]), errors: [403, 404, 409]), use: self.send)
 
         // Registered before `messages/{messageID}`; the router prefers the literal segment either way.
         routes.get("messages/search", doc: RouteDoc(
@@ -79,9 +80,9 @@ struct MessagingRoutes: Sendable {
     // MARK: Handlers
 
     func send(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<Message> {
-        let body = try await request.decodeJSON(ChannelService.SendRequest.self, limit: context.limits.maxBodyBytes)
-        let message = try await channels.send(body, senderID: context.userID)
-        return Envelope(message, message: "Message sent successfully", status: .created)
+        var body = try await request.decodeJSON(ChannelService.SendRequest.self, limit: context.limits.maxBodyBytes)
+        body.clientMessageId = try ChannelService.clientMessageID(body: body.clientMessageId, idempotencyKey: request.headers[.idempotencyKey])
+        return ChannelService.sentEnvelope(try await channels.sendOutcome(body, senderID: context.userID))
     }
 
     func search(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<[Message]> {

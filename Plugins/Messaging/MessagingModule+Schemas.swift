@@ -64,6 +64,7 @@ public struct MessagingSchemas: Sendable {
             "parentId": JSONSchema.uuid.described("Reply to this message (same channel)"),
             "metadata": JSONSchema.anyObject.orNull
                 .described("At most \(configuration.maxMetadataBytes) bytes as JSON; FILE/IMAGE messages need `fileId` (files module)"),
+            "clientMessageId": ChannelService.clientMessageIDSchema,
         ])
     }
 

@@ -43,10 +43,11 @@ struct RealtimeEndpoints {
         host.mainListener.upgradeEndpoints = engines + [transport]
 
         // Surfaces: a Socket.IO server or a plain WebSocket each, on the surface's listener.
-        let webSocketSettings = ServerWebSocket.Settings(
+        var webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(manifest.realtime.pingIntervalSeconds)),
             maxMessageSize: manifest.realtime.maxFrameBytes, outboundLimit: manifest.realtime.outboundQueueLimit,
             writeBatchInterval: .milliseconds(Int64(manifest.realtime.writeBatchMilliseconds)))
+        webSocketSettings.drain = kernel.hub.drain  // a surface's messages are drained on shutdown like Parley's
         for request in host.surfaceRealtime {
             switch request.kind {
             case .socketIO(let path, let dialect, let handler):

@@ -43,6 +43,10 @@ public struct ParleyServer: Sendable {
         let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
         // No endpoint takes a frame larger than either limit.
         let maxFrameSize = max(manifest.realtime.maxFrameBytes, manifest.realtime.socketio.maxPayloadBytes)
+        let frontDoor = FrontDoorSettings(manifest.server)
+        JSONDepth.limit = manifest.server.maxJSONDepth
+        let connections = ConnectionsPerAddress(limit: manifest.server.maxConnectionsPerIP,
+                                                trustedProxies: manifest.rateLimits.trustedProxies)
         // Each surface with a listener of its own gets its own server; they run and stop with the main one.
         var surfaceServers: [any Service] = []
         for listener in assembly.listeners.dropFirst() {
@@ -51,7 +55,8 @@ public struct ParleyServer: Sendable {
             surfaceServers.append(Application(
                 router: listener.router,
                 server: HTTPServerBuilder { [decide = listener.decideUpgrade] responder in
-                    WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
+                    WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, frontDoor: frontDoor,
+                                            connections: connections, decide: decide)
                 },
                 configuration: .init(address: .hostname(address.host, port: address.port), serverName: "Parley"),
                 onServerRunning: { channel in
@@ -65,7 +70,8 @@ public struct ParleyServer: Sendable {
         app = Application(
             router: assembly.router,
             server: HTTPServerBuilder { [decide = assembly.listeners[0].decideUpgrade] responder in
-                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, decide: decide)
+                WebSocketUpgradeChannel(responder: responder, maxFrameSize: maxFrameSize, frontDoor: frontDoor,
+                                        connections: connections, decide: decide)
             },
             configuration: .init(address: .hostname(host, port: manifest.server.port), serverName: "Parley"),
             services: surfaceServers + assembly.services,
@@ -79,16 +85,19 @@ public struct ParleyServer: Sendable {
             logger: logger)
         hub = assembly.kernel.hub
         engines = assembly.realtime.engines
+        for engine in engines { engine.attach(drain: hub.drain) }
         self.storage = storage
         self.logger = logger
         grace = .seconds(manifest.server.shutdownGraceSeconds)
     }
 
-    /// Serves until SIGTERM/SIGINT, then: realtime clients are told first (WebSocket close 1001), the server
-    /// stops accepting and finishes in-flight requests within the grace period, and storage closes last.
+    /// Serves until SIGTERM/SIGINT, then drains (see `RealtimeShutdown`): readiness turns 503 and new sends are
+    /// refused, events already received are committed, acknowledged and fanned out, then realtime clients are
+    /// told (WebSocket close 1001); the server stops accepting and finishes in-flight requests within the grace
+    /// period, and storage closes last.
     public func run() async throws {
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines))],
+            services: [.init(service: app), .init(service: RealtimeShutdown(hub: hub, engines: engines, grace: grace))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = grace
@@ -98,17 +107,24 @@ public struct ParleyServer: Sendable {
     }
 }
 
-/// On shutdown, closes every realtime connection and gives their writers a moment to send the close frame.
+/// On shutdown: drains (readiness 503, new events and writes refused, those already received answered, within
+/// the grace period), then closes every realtime connection and gives their writers a moment to send the close
+/// frame — queued behind the acks and broadcasts of the drained events.
 struct RealtimeShutdown: Service {
     let hub: RealtimeHub
     let engines: [EngineIOServer]
+    let grace: Duration
 
     func run() async throws {
         try? await gracefulShutdown()
+        hub.drain.begin()
+        // Leaves part of the grace period for the HTTP server's own drain and the close handshakes.
+        await hub.drain.waitUntilIdle(deadline: ContinuousClock.now + grace * 0.6)
         hub.closeAll()
         for engine in engines { engine.closeAll() }
         let deadline = ContinuousClock.now + .seconds(3)
-        while hub.connectionCount > 0, ContinuousClock.now < deadline {
+        // Until every connection has gone, and polling clients have collected their last acks and the close.
+        while hub.connectionCount > 0 || engines.contains(where: \.hasOwedPolls), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -54,7 +54,8 @@ struct AuthRoutes: Sendable {
     static var emailPattern: Regex<Substring> { /^[^\s@]+@[^\s@]+\.[^\s@]+$/ }
 
     static func validateUsername(_ username: String, into validator: inout Validator) {
-        if (try? usernamePattern.wholeMatch(in: username)) == nil {
+        // Letters, digits and underscores are one byte each: a longer string is refused before the pattern runs.
+        if username.utf8.count > 50 || (try? usernamePattern.wholeMatch(in: username)) == nil {
             validator.fail("username", "must be 3-50 characters: letters, digits and underscores only")
         }
     }
@@ -135,17 +136,18 @@ struct AuthRoutes: Sendable {
         let email = (body.email ?? "").trimmingCharacters(in: .whitespaces)
         if body.email == nil {
             validator.fail("email", "is required")
-        } else if email.count > 254 || (try? Self.emailPattern.wholeMatch(in: email)) == nil {
+        } else if email.utf8.count > 254 || (try? Self.emailPattern.wholeMatch(in: email)) == nil {
             validator.fail("email", "must be a valid email address")
         }
         let password = body.password ?? ""
         if body.password == nil {
             validator.fail("password", "is required")
+        } else if password.utf8.count > 72 {
+            // Bytes first: bcrypt reads 72, and the character checks below then walk at most that much.
+            validator.fail("password", "must be at most 72 bytes")
         } else if password.count < 8 || !password.contains(where: \.isUppercase) || !password.contains(where: \.isLowercase)
                     || !password.contains(where: \.isNumber) {
             validator.fail("password", "must be at least 8 characters with an uppercase letter, a lowercase letter and a number")
-        } else if password.utf8.count > 72 {
-            validator.fail("password", "must be at most 72 bytes")
         }
         try validator.check()
         let user = try await auth.register(username: username, email: email, password: password)
@@ -201,6 +203,7 @@ struct AuthRoutes: Sendable {
         guard let text = query["query"].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
             throw APIError.validation(field: "query", "is required")
         }
+        guard text.utf8.count <= 400 else { throw APIError.validation(field: "query", "must be at most 400 bytes as UTF-8") }
         guard text.count <= 100 else { throw APIError.validation(field: "query", "must be at most 100 characters") }
         let page = try PageRequest.parse(query, sortable: [("username", "username_key"), ("createdAt", "created_at")], defaultAscending: true)
         let (users, total) = try await auth.searchUsers(query: text, page: page)
@@ -219,9 +222,13 @@ struct AuthRoutes: Sendable {
         let body = try await request.decodeJSON(PatchUserBody.self, limit: context.limits.maxBodyBytes)
         var validator = Validator()
         if let username = body.username { Self.validateUsername(username, into: &validator) }
-        if case .some(.some(let avatar)) = body.avatar, avatar.count > 2048 { validator.fail("avatar", "must be at most 2048 characters") }
-        if case .some(.some(let status)) = body.statusMessage, status.count > 200 {
-            validator.fail("statusMessage", "must be at most 200 characters")
+        if case .some(.some(let avatar)) = body.avatar, avatar.utf8.count > 2048 { validator.fail("avatar", "must be at most 2048 bytes") }
+        if case .some(.some(let status)) = body.statusMessage {
+            if status.utf8.count > 800 {
+                validator.fail("statusMessage", "must be at most 800 bytes as UTF-8")
+            } else if status.count > 200 {
+                validator.fail("statusMessage", "must be at most 200 characters")
+            }
         }
         try validator.check()
         let user = try await auth.updateProfile(id: id, username: body.username, avatar: body.avatar, statusMessage: body.statusMessage)

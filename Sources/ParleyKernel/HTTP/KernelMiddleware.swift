@@ -15,10 +15,12 @@ struct KernelMiddleware: RouterMiddleware {
     /// The surfaces on this middleware's listener: error envelopes, limited paths, `?token=` paths.
     let listener: ListenerSurfaces
     let cors: CORSPolicy
+    let drain: ServerDrain
 
     init(kernel: Kernel, listener: ListenerSurfaces) {
         self.listener = listener
         cors = CORSPolicy(kernel.manifest.server.cors)
+        drain = kernel.hub.drain
         auth = kernel.auth
         limits = RequestLimits(maxBodyBytes: kernel.manifest.server.maxBodyBytes)
         limiter = kernel.rateLimiter
@@ -51,6 +53,7 @@ struct KernelMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var response: Response
         do {
+            if drain.isDraining { try refuseWhileDraining(request) }
             try charge(request, &context)
             response = try await next(request, context)
         } catch {
@@ -67,6 +70,16 @@ struct KernelMiddleware: RouterMiddleware {
             "ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
         ])
         return response
+    }
+
+    /// Shutting down: readiness is a 503 from the drain's first moment, and no new write is taken (reads go on
+    /// until the server stops; what was received before the drain finishes).
+    func refuseWhileDraining(_ request: Request) throws {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/") else { return }
+        if path == "/api/v1/health/ready" || ![.get, .head, .options].contains(request.method) {
+            throw ServerDrain.refusal
+        }
     }
 
     /// Charges the request to its route's policy (`default` for the rest of /api/); throws the 429.

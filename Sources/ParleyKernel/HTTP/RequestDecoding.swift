@@ -22,6 +22,7 @@ extension Request {
             throw APIError.payloadTooLarge("Request body exceeds \(limit) bytes")
         }
         var data = Data(buffer: buffer)
+        if JSONDepth.exceeds(data) { throw JSONDepth.error(field: "body") }
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             guard let emptyMeans else { throw APIError.validation(field: "body", "a JSON object is required") }
             data = emptyMeans

@@ -19,7 +19,14 @@ public struct Validator {
         return string(field, value, length: length)
     }
 
+    /// Checked in bytes first (at most `byteLimit(forCharacters:)` of UTF-8, which bounds the work of counting
+    /// characters), then in characters: one character may hold any number of combining marks.
     public mutating func string(_ field: String, _ value: String, length: ClosedRange<Int>) -> String {
+        let bytes = Self.byteLimit(forCharacters: length.upperBound)
+        if value.utf8.count > bytes {
+            fail(field, "must be at most \(bytes) bytes as UTF-8")
+            return ""
+        }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.count < length.lowerBound {
             fail(field, length.lowerBound <= 1 ? "must not be empty" : "must be at least \(length.lowerBound) characters")
@@ -46,6 +53,12 @@ public struct Validator {
             return nil
         }
         return normalized
+    }
+
+    /// The byte bound of a field of at most `characters` characters: four bytes each (a message's content and a
+    /// reaction have the same ratio), which any text of plain characters fits.
+    public static func byteLimit(forCharacters characters: Int) -> Int {
+        characters > Int.max / 4 ? Int.max : max(16, characters * 4)
     }
 
     public func check() throws {

@@ -10,6 +10,20 @@ public struct ServerSettings: Decodable, Sendable {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var shutdownGraceSeconds = 10
     public var cors = CORSSettings()
+    /// Largest request head (request line and header fields), in bytes; larger gets 431.
+    public var maxHeaderBytes = 32 * 1024
+    /// Longest request target (path and query), in bytes; longer gets 414.
+    public var maxURIBytes = 8 * 1024
+    /// A request head must arrive whole within this many seconds of its first byte (and a new connection must
+    /// start one within it); then 408 and the connection closes (slow-header attacks).
+    public var headerTimeoutSeconds = 15
+    /// A keep-alive connection with no request in progress is closed after this many seconds.
+    public var idleTimeoutSeconds = 60
+    /// Open connections per client address; 0 = no cap. Trusted proxies (`rate_limits.trusted_proxies`) are
+    /// never capped.
+    public var maxConnectionsPerIP = 0
+    /// How deeply JSON may nest arrays and objects in a request body or a realtime payload; deeper gets 400.
+    public var maxJSONDepth = 32
 
     public init(host: String = "0.0.0.0", port: Int = 3000) {
         self.host = host
@@ -21,6 +35,12 @@ public struct ServerSettings: Decodable, Sendable {
         case maxBodyBytes = "max_body_bytes"
         case shutdownGraceSeconds = "shutdown_grace_seconds"
         case cors
+        case maxHeaderBytes = "max_header_bytes"
+        case maxURIBytes = "max_uri_bytes"
+        case headerTimeoutSeconds = "header_timeout_seconds"
+        case idleTimeoutSeconds = "idle_timeout_seconds"
+        case maxConnectionsPerIP = "max_connections_per_ip"
+        case maxJSONDepth = "max_json_depth"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -30,10 +50,34 @@ public struct ServerSettings: Decodable, Sendable {
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
         shutdownGraceSeconds = try c.decodeIfPresent(Int.self, forKey: .shutdownGraceSeconds) ?? shutdownGraceSeconds
         cors = try CORSSettings(from: c.superDecoder(forKey: .cors))
+        maxHeaderBytes = try c.decodeIfPresent(Int.self, forKey: .maxHeaderBytes) ?? maxHeaderBytes
+        maxURIBytes = try c.decodeIfPresent(Int.self, forKey: .maxURIBytes) ?? maxURIBytes
+        headerTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .headerTimeoutSeconds) ?? headerTimeoutSeconds
+        idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds) ?? idleTimeoutSeconds
+        maxConnectionsPerIP = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerIP) ?? maxConnectionsPerIP
+        maxJSONDepth = try c.decodeIfPresent(Int.self, forKey: .maxJSONDepth) ?? maxJSONDepth
         guard (0...65535).contains(port) else {
             throw ConfigError(path: "server.port", message: "must be between 0 and 65535, got \(port)")
         }
         guard maxBodyBytes > 0 else { throw ConfigError(path: "server.max_body_bytes", message: "must be positive") }
+        guard (1024...1 << 20).contains(maxHeaderBytes) else {
+            throw ConfigError(path: "server.max_header_bytes", message: "must be between 1024 and 1048576")
+        }
+        guard (256...1 << 20).contains(maxURIBytes) else {
+            throw ConfigError(path: "server.max_uri_bytes", message: "must be between 256 and 1048576")
+        }
+        guard (1...3600).contains(headerTimeoutSeconds) else {
+            throw ConfigError(path: "server.header_timeout_seconds", message: "must be between 1 and 3600")
+        }
+        guard (1...86400).contains(idleTimeoutSeconds) else {
+            throw ConfigError(path: "server.idle_timeout_seconds", message: "must be between 1 and 86400")
+        }
+        guard (2...256).contains(maxJSONDepth) else {
+            throw ConfigError(path: "server.max_json_depth", message: "must be between 2 and 256")
+        }
+        guard maxConnectionsPerIP >= 0 else {
+            throw ConfigError(path: "server.max_connections_per_ip", message: "must be 0 (no cap) or positive")
+        }
     }
 }
 

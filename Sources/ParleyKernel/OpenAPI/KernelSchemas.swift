@@ -11,7 +11,8 @@ public enum KernelSchemas {
         "message": .string(),
         "code": .string().described(
             "VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMIT_EXCEEDED, "
-                + "INTERNAL_ERROR, or a module's own (e.g. UNSUPPORTED_MEDIA_TYPE)"),
+                + "SERVICE_UNAVAILABLE, INTERNAL_ERROR; REQUEST_TIMEOUT and NOT_IMPLEMENTED for malformed HTTP; "
+                + "or a module's own (e.g. UNSUPPORTED_MEDIA_TYPE)"),
         "errors": .array(.object(["field": .string(), "message": .string()])).described("One entry per field at fault (may be empty)"),
     ])
 

@@ -68,7 +68,12 @@ struct ParleyNamespace: SocketIONamespace {
 
     func event(_ event: SocketIOEvent, on socket: SocketIOSocket) async {
         guard let connection = socket.context.withLock({ $0 as? RealtimeConnection }) else { return }
-        switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: event.arguments.first ?? "{}"), on: connection) {
+        let data = event.arguments.first ?? "{}"
+        if JSONDepth.exceeds(data) {
+            socket.emit("error", arguments: [RealtimeErrorPayload(JSONDepth.error(field: "data"), logger: connection.logger).json])
+            return
+        }
+        switch await endpoint.dispatch(event.name, payload: ArgumentPayload(json: data), on: connection) {
         case .reply(let reply):
             if let ackID = event.ackID { socket.ack(ackID, arguments: EncodedReply.text(reply).map { [$0] } ?? []) }
         case .error(let payload):

@@ -39,6 +39,8 @@ public final class RealtimeHub: Sendable {
 
     private let state = Mutex(State())
     private let hooks = Mutex(Hooks())
+    /// Shutdown's drain: every transport counts its inbound events here (see `ServerDrain`).
+    public let drain = ServerDrain()
     private let backplane: any Backplane
     private let presence: PresenceStore
     private let lifecycleHooks: HookRegistry

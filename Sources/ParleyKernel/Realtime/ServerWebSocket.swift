@@ -48,6 +48,9 @@ final class ServerWebSocket: Sendable {
         var inboundLimit = 64
         /// How long a close handshake may take before the socket is closed without it.
         var closeTimeout: TimeAmount = .seconds(5)
+        /// Shutdown's drain: a message counts from the moment it is read until its delegate has handled it, and
+        /// one read after the drain began is not taken (nil: not counted).
+        var drain: ServerDrain?
     }
 
     private enum Item: Sendable {
@@ -113,10 +116,19 @@ final class ServerWebSocket: Sendable {
     }
 
     fileprivate func received(_ message: Message) {
+        // Counted as received before the shutdown drain looks at the count; after the drain began it is not taken
+        // (dropped unanswered, never handled: the client retries elsewhere).
+        if let drain = settings.drain, !drain.enter() {
+            drain.leave()
+            return
+        }
         // Only the event loop adds items, and `draining` stays set until the delegate has handled the last one:
         // when both are clear, nothing is pending or running, so handling this one here keeps the order.
         let idle = inbox.withLock { !$0.draining && $0.items.isEmpty }
-        if idle, delegate.receivedOnLoop(message, on: self) { return }
+        if idle, delegate.receivedOnLoop(message, on: self) {
+            settings.drain?.leave()
+            return
+        }
         enqueue(.message(message))
     }
 
@@ -179,7 +191,10 @@ final class ServerWebSocket: Sendable {
             for item in batch {
                 switch item {
                 case .open: await delegate.opened(self)
-                case .message(let message): await delegate.received(message, on: self)
+                case .message(let message):
+                    await delegate.received(message, on: self)
+                    // Handled: its answer (an ack, an error) is queued on the socket.
+                    settings.drain?.leave()
                 case .close: await delegate.closed(self)
                 }
             }

@@ -25,7 +25,7 @@ struct WebSocketTransport: UpgradeEndpoint {
         webSocketSettings = ServerWebSocket.Settings(
             pingInterval: .seconds(Int64(settings.pingIntervalSeconds)),
             maxMessageSize: settings.maxFrameBytes, outboundLimit: settings.outboundQueueLimit,
-            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)))
+            writeBatchInterval: .milliseconds(Int64(settings.writeBatchMilliseconds)), drain: endpoint.hub.drain)
     }
 
     /// `/ws` upgrades only with a valid token (query or header); a refusal is answered in the envelope.
@@ -33,6 +33,7 @@ struct WebSocketTransport: UpgradeEndpoint {
     func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
         guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return nil }
         if let refusal = cors.refusal(request) { return .refuse(refusal) }
+        if endpoint.hub.drain.isDraining { return .refuse(.api(ServerDrain.refusal)) }
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization]) ?? URI(path).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
@@ -170,12 +171,23 @@ struct WebSocketTransport: UpgradeEndpoint {
         }
     }
 
-    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing.
+    /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. (The socket
+    /// counts it for the shutdown drain from its arrival until this returns.)
     func handle(_ frame: Data, connection: RealtimeConnection) async {
-        guard let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
+        // One scan of the frame for its depth. Deeper than any decoder goes (and than the limit by far): not even
+        // the head is read.
+        let depthLimit = JSONDepth.limit
+        let depth = JSONDepth.deepest(frame, stoppingAbove: max(depthLimit + 1, 512))
+        guard depth <= 512, let head = try? JSONDecoder().decode(FrameHead.self, from: frame) else {
             connection.send(.direct(Self.renderError(nil, RealtimeErrorPayload(
                 APIError.validation(field: "frame", "expected a JSON object with a string 'event' and an optional integer 'ack'"),
                 logger: connection.logger))))
+            return
+        }
+        // The frame's object is one level: `data` may nest `depthLimit` more.
+        if depth > depthLimit + 1 {
+            connection.send(.direct(Self.renderError(head.ack, RealtimeErrorPayload(JSONDepth.error(field: "data", limit: depthLimit),
+                                                                                    logger: connection.logger))))
             return
         }
         switch await endpoint.dispatch(head.event, payload: FramePayload(frame: frame), on: connection) {

@@ -61,15 +61,32 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     /// The frame decoder's limit: no endpoint accepts a larger frame.
     let maxFrameSize: Int
     let decide: Decide
+    /// Head limits and timeouts, enforced by each connection's `HTTPFrontDoor` until it upgrades.
+    let frontDoor: FrontDoorSettings
+    let connections: ConnectionsPerAddress
 
-    init(responder: @escaping HTTPChannelHandler.Responder, maxFrameSize: Int, decide: @escaping Decide) {
+    init(responder: @escaping HTTPChannelHandler.Responder, maxFrameSize: Int, frontDoor: FrontDoorSettings,
+         connections: ConnectionsPerAddress, decide: @escaping Decide) {
         self.responder = responder
         self.maxFrameSize = maxFrameSize
+        self.frontDoor = frontDoor
+        self.connections = connections
         self.decide = decide
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Over its address's cap: answered 429 by the front door as soon as it opens, then closed.
+            var overCap = false
+            if connections.limit > 0, let address = channel.remoteAddress?.ipAddress {
+                if connections.admit(address) {
+                    channel.closeFuture.whenComplete { [connections] _ in connections.release(address) }
+                } else {
+                    overCap = true
+                }
+            }
+            let door = HTTPFrontDoor(settings: frontDoor, logger: logger, refuseOnOpen: overCap)
+            let doorBytes = door.makeByteCounter()
             // NIO decides to upgrade, then builds the pipeline: the decision taken in between is kept here.
             let decision = NIOLockedValueBox<Decision?>(nil)
             let decide = self.decide
@@ -105,6 +122,10 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                         guard case .accept(let settings, let delegate) = decision.withLockedValue({ $0 }) else {
                             throw ChannelError.inputClosed
                         }
+                        // From here on the connection speaks WebSocket frames: the HTTP front door steps aside.
+                        let operations = channel.pipeline.syncOperations
+                        operations.removeHandler(context: try operations.context(handlerType: HTTPFrontDoor.self), promise: nil)
+                        operations.removeHandler(context: try operations.context(handlerType: HTTPFrontDoorBytes.self), promise: nil)
                         let socket = ServerWebSocket(channel: channel, settings: settings, delegate: delegate)
                         try channel.pipeline.syncOperations.addHandlers([
                             ServerWebSocketFrameCheck(socket: socket),
@@ -122,7 +143,7 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: frontDoor.idleDuration, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                         if case .refuse(let refusal) = decision.withLockedValue({ $0 }) {
@@ -134,9 +155,17 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
                 })
             var pipeline = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgradeConfiguration)
             pipeline.enablePipelining = false
+            // NIO's own error handler answers a bare 400 to every parse error; the front door answers each in
+            // the error envelope with the status that fits, and closes the connection.
             pipeline.enableErrorHandling = false
             pipeline.enableResponseHeaderValidation = false
+            pipeline.decoderConfiguration = frontDoor.decoderLimits
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            // The door sits right after the decoder (it sees parse errors and whole heads before the upgrade
+            // handler does); its byte counter in front of everything (head sizes and timeouts on the wire).
+            let upgradeHandler = try channel.pipeline.syncOperations.handler(type: NIOTypedHTTPServerUpgradeHandler<UpgradeResult>.self)
+            try channel.pipeline.syncOperations.addHandler(door, position: .before(upgradeHandler))
+            try channel.pipeline.syncOperations.addHandler(doorBytes, position: .first)
             return Value(upgradeResult: result, channel: channel)
         }
     }

@@ -110,6 +110,7 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
     func decide(_ request: HTTPRequest) async -> WebSocketUpgradeChannel.Decision? {
         guard let target = request.path, target == path || target.hasPrefix(path + "?") else { return nil }
         if let refusal = cors.refusal(request, envelope: envelope) { return .refuse(refusal) }
+        if endpoint.hub.drain.isDraining { return .refuse(.api(ServerDrain.refusal, envelope: envelope)) }
         let token = bearerToken(fromAuthorization: request.headerFields[.authorization])
             ?? URI(target).queryParameters["token"].map(String.init)
         do throws(APIError) {

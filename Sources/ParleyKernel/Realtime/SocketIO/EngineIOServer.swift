@@ -19,7 +19,15 @@ final class EngineIOServer: UpgradeEndpoint {
     /// Closed sessions whose next poll is owed a noop (`EngineIOSession.close`), for one ping timeout at most.
     private let closing = Mutex<[String: EngineIOSession]>([:])
     /// Its WebSockets' settings. Engine.IO's heartbeat keeps the connection checked: no WebSocket pings besides.
-    private let webSocketSettings: ServerWebSocket.Settings
+    private var webSocketSettings: ServerWebSocket.Settings {
+        var settings = baseWebSocketSettings
+        settings.drain = drain.withLock { $0 }
+        return settings
+    }
+    private let baseWebSocketSettings: ServerWebSocket.Settings
+    /// Shutdown's drain, once the server has attached it: every message a session receives is counted from its
+    /// arrival until it has been handled (its answer queued), and one arriving after the drain began is not taken.
+    private let drain = Mutex<ServerDrain?>(nil)
 
     init(path: String, settings: EngineIOSettings, allowedOrigins: [String], handler: any EngineIOHandler, logger: Logger) {
         self.path = path.hasSuffix("/") ? String(path.dropLast()) : path
@@ -27,12 +35,19 @@ final class EngineIOServer: UpgradeEndpoint {
         self.allowedOrigins = allowedOrigins
         self.handler = handler
         self.logger = logger
-        webSocketSettings = ServerWebSocket.Settings(
+        baseWebSocketSettings = ServerWebSocket.Settings(
             pingInterval: nil, maxMessageSize: settings.maxPayload, outboundLimit: settings.queueLimit,
             writeBatchInterval: settings.writeBatchInterval)
     }
 
     var sessionCount: Int { sessions.withLock { $0.count } }
+
+    /// Sessions closed at shutdown whose last poll (their queued acks and the close) has not been collected yet.
+    var hasOwedPolls: Bool { closing.withLock { $0.values.contains { $0.owesPoll } } }
+
+    func attach(drain: ServerDrain) {
+        self.drain.withLock { $0 = drain }
+    }
 
     func session(_ sid: String) -> EngineIOSession? {
         sessions.withLock { $0[sid] }
@@ -45,7 +60,7 @@ final class EngineIOServer: UpgradeEndpoint {
         session.onClose { [weak self] _ in
             guard let self else { return }
             _ = sessions.withLock { $0.removeValue(forKey: session.sid) }
-            guard session.owesNoop else { return }
+            guard session.owesPoll else { return }
             closing.withLock { $0[session.sid] = session }
             let linger = settings.pingTimeout
             Task { [weak self] in
@@ -90,6 +105,11 @@ final class EngineIOServer: UpgradeEndpoint {
         }
     }
 
+    private func ok(_ request: Request) -> Response {
+        cors(Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok"))),
+             request: request)
+    }
+
     func handleHTTP(_ request: Request, context: ParleyRequestContext) async -> Response {
         if request.method == .options {
             return cors(Response(status: .noContent), request: request, preflight: true)
@@ -102,6 +122,12 @@ final class EngineIOServer: UpgradeEndpoint {
             guard query.transport == "polling" else { return error(.badRequest, request) }
             let session = await open(transport: .polling, headers: request.headers)
             return text(EngineIOPacket.payload([session.openPacket]), request: request)
+        }
+        // Shutting down: a POST's packets are not taken, but it is answered `ok` (even for a session the server has
+        // just closed): a client told its POST failed gives up its session before its last GET collects the acks
+        // of what was drained.
+        if request.method == .post, query.transport == "polling", drain.withLock({ $0 })?.isDraining == true {
+            return ok(request)
         }
         // A session its client closed between polls is still found here, for the noop its next GET is owed.
         guard let session = session(sid) ?? closing.withLock({ $0[sid] }) else { return error(.unknownSession, request) }
@@ -118,10 +144,17 @@ final class EngineIOServer: UpgradeEndpoint {
             guard let body = try? await request.collectBody(upTo: settings.maxPayload) else {
                 return cors(Response(status: .contentTooLarge), request: request)
             }
-            if let failure = await session.receivePost(String(buffer: body)) { return error(failure, request) }
-            var response = Response(status: .ok, headers: [.contentType: "text/html", .contentLength: "2"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
-            response = cors(response, request: request)
-            return response
+            // Counted for the shutdown drain while its packets are handled; not taken once the drain has begun (as
+            // a WebSocket's frames are not), and answered `ok` all the same (see above).
+            let drain = self.drain.withLock { $0 }
+            if let drain, !drain.enter() {
+                drain.leave()
+            } else {
+                let failure = await session.receivePost(String(buffer: body))
+                drain?.leave()
+                if let failure { return error(failure, request) }
+            }
+            return ok(request)
         default:
             return error(.badRequest, request)
         }

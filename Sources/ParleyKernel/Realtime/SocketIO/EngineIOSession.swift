@@ -59,6 +59,10 @@ final class EngineIOSession: Sendable {
         /// The client closed while polling with no GET parked: its next GET gets the noop that GET would have
         /// (see `close`).
         var noopOwed = false
+        /// Closed by the server (shutdown) while polling with packets still queued (the acks of what it drained):
+        /// the next polls get them, then the close packet, each batch answering one GET. The close comes on its own:
+        /// clients handle messages asynchronously and drop what is left when they see it.
+        var packetsOwed: [[EngineIOPacket]] = []
     }
 
     static let maxPacketsPerPoll = 16
@@ -102,6 +106,8 @@ final class EngineIOSession: Sendable {
     var isClosed: Bool { state.withLock { $0.closed } }
     /// Closed by the client, and its next poll still to be answered with a noop.
     var owesNoop: Bool { state.withLock { $0.noopOwed } }
+    /// Closed, and its next poll still to be answered (with a noop, or with what was queued at a server close).
+    var owesPoll: Bool { state.withLock { $0.noopOwed || !$0.packetsOwed.isEmpty } }
     /// The event loop of the session's WebSocket, once it has one (none while it polls).
     var eventLoop: (any EventLoop)? { state.withLock { $0.transport == .websocket ? $0.socket?.eventLoop : nil } }
     var transport: Transport { state.withLock { $0.transport } }
@@ -174,6 +180,7 @@ final class EngineIOSession: Sendable {
         let packets = await withCheckedContinuation { (continuation: CheckedContinuation<[EngineIOPacket], Never>) in
             look = state.withLock { state in
                 if state.closed {
+                    if !state.packetsOwed.isEmpty { return .answered(state.packetsOwed.removeFirst()) }
                     guard state.noopOwed else { return .failed(.unknownSession) }
                     state.noopOwed = false
                     return .answered([.noop])
@@ -351,15 +358,27 @@ final class EngineIOSession: Sendable {
     /// closed between polls) gets the noop on its next GET instead, as the reference server does (it keeps the
     /// transport until that GET): the result does not depend on which of two concurrent requests ran first.
     func close(_ reason: CloseReason) {
-        let actions = state.withLock { state -> (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?)? in
+        typealias Actions = (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?, [EngineIOPacket])
+        let actions = state.withLock { state -> Actions? in
             guard !state.closed else { return nil }
             state.closed = true
             state.noopOwed = reason == .clientClose && state.transport == .polling && state.poll == nil
-            defer { state.poll = nil; state.socket = nil; state.timer = nil }
-            return (state.poll, state.socket, state.timer)
+            // The server closing (shutdown) with packets still queued (the acks of the events it drained): a parked
+            // poll carries them, or the next one does, and the close follows on the poll after.
+            var queued: [EngineIOPacket] = []
+            if reason == .serverClose, state.transport == .polling, !state.queue.isEmpty {
+                if state.poll != nil {
+                    queued = state.queue
+                    state.packetsOwed = [[.close]]
+                } else {
+                    state.packetsOwed = [state.queue, [.close]]
+                }
+            }
+            defer { state.poll = nil; state.socket = nil; state.timer = nil; state.queue = [] }
+            return (state.poll, state.socket, state.timer, queued)
         }
-        guard let (poll, socket, timer) = actions else { return }
-        poll?.resume(returning: reason == .clientClose ? [.noop] : [.close])
+        guard let (poll, socket, timer, queued) = actions else { return }
+        poll?.resume(returning: reason == .clientClose ? [.noop] : queued.isEmpty ? [.close] : queued)
         socket?.finish()
         timer?.cancel()
         // Taken out, not copied: a handler may hold this session, and that cycle must end here.

@@ -1,0 +1,101 @@
+"""Bounds on what clients send (issue 14, item 3): JSON nesting depth is bounded on every request body and realtime
+payload (`server.max_json_depth`, a 400 naming the limit), and free-text fields (names, descriptions, status
+messages, search queries) are bounded in bytes as well as characters: one character may hold thousands of combining
+marks."""
+
+from __future__ import annotations
+
+import requests
+
+from conftest import _api, create_room, register_and_login
+from realtime_clients import SioClient, WsClient
+
+# One grapheme cluster ("e" and 5,000 combining acute accents): one character, 10,001 bytes.
+ONE_HEAVY_CHARACTER = "e" + "\u0301" * 5000
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": True}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value
+
+
+def test_json_nesting_is_bounded_on_rest_ws_and_socketio(server):
+    srv = server(server={"max_json_depth": 8})
+    alice = register_and_login(srv.url, "alice")
+    room = create_room(srv.url, alice["token"])
+    headers = {"Authorization": f"Bearer {alice['token']}", "Content-Type": "application/json"}
+    url = f"{_api(srv.url)}/messages"
+
+    # The body is one level, metadata the rest: 7 levels of metadata is a body 8 deep (accepted), 8 is 9 (refused).
+    ok = requests.post(url, json={"roomId": room["id"], "content": "fits", "metadata": nested(7)}, headers=headers, timeout=10)
+    assert ok.status_code == 201, ok.text
+    deep = requests.post(url, json={"roomId": room["id"], "content": "too deep", "metadata": nested(8)}, headers=headers, timeout=10)
+    assert deep.status_code == 400, deep.text
+    error = deep.json()
+    assert error["code"] == "VALIDATION_ERROR" and error["errors"][0]["field"] == "body"
+    assert "8 levels" in error["errors"][0]["message"] and "max_json_depth" in error["errors"][0]["message"], error
+    # Far deeper than any decoder goes: still a 400, and the server is fine.
+    abyss = requests.post(url, data="[" * 100_000 + "]" * 100_000, headers=headers, timeout=10)
+    assert abyss.status_code == 400 and abyss.json()["errors"][0]["field"] == "body", abyss.text
+
+    ws = WsClient(srv.port, alice["token"])
+    sio = SioClient(srv.url, alice["token"])
+    try:
+        for client in (ws, sio):
+            # `data` itself is the first level on realtime.
+            kind, fits = client.call("message:send", {"roomId": room["id"], "content": "fits", "metadata": nested(7)}, timeout=10)
+            assert kind == "ack", (client.label, fits)
+            kind, refused = client.call("message:send", {"roomId": room["id"], "content": "deep", "metadata": nested(8)}, timeout=10)
+            assert kind == "error" and refused["code"] == "VALIDATION_ERROR", (client.label, refused)
+            assert refused["errors"][0]["field"] == "data" and "8 levels" in refused["errors"][0]["message"], (client.label, refused)
+        # A frame nested beyond anything: refused, and the connection still works.
+        ws.ws.send("[" * 100_000 + "]" * 100_000)
+        kind, after = ws.call("message:send", {"roomId": room["id"], "content": "still here"}, timeout=10)
+        assert kind == "ack", after
+    finally:
+        ws.close()
+        sio.close()
+    history = requests.get(f"{_api(srv.url)}/messages/room/{room['id']}?limit=100", headers=headers, timeout=10).json()["data"]
+    assert sorted(m["content"] for m in history) == ["fits", "fits", "fits", "still here"]
+
+
+def test_default_json_depth_is_32(server):
+    srv = server()
+    alice = register_and_login(srv.url, "alice")
+    room = create_room(srv.url, alice["token"])
+    headers = {"Authorization": f"Bearer {alice['token']}"}
+    deep = requests.post(f"{_api(srv.url)}/messages", json={"roomId": room["id"], "content": "x", "metadata": nested(40)},
+                         headers=headers, timeout=10)
+    assert deep.status_code == 400 and "32 levels" in deep.json()["errors"][0]["message"], deep.text
+
+
+def test_free_text_fields_are_bounded_in_bytes(server):
+    srv = server(modules={"messaging": {}, "rooms": {}, "groups": {}})
+    alice = register_and_login(srv.url, "alice")
+    headers = {"Authorization": f"Bearer {alice['token']}"}
+    api = _api(srv.url)
+    assert len(ONE_HEAVY_CHARACTER) == 5001 and len(ONE_HEAVY_CHARACTER.encode()) == 10_001
+
+    cases = [
+        ("POST", "rooms", {"name": ONE_HEAVY_CHARACTER}, "name"),
+        ("POST", "rooms", {"name": "ok", "description": ONE_HEAVY_CHARACTER}, "description"),
+        ("POST", "groups", {"title": ONE_HEAVY_CHARACTER}, "title"),
+        ("POST", "groups", {"title": "ok", "description": ONE_HEAVY_CHARACTER}, "description"),
+        ("PATCH", f"users/{alice['id']}", {"statusMessage": ONE_HEAVY_CHARACTER}, "statusMessage"),
+    ]
+    for method, path, body, field in cases:
+        response = requests.request(method, f"{api}/{path}", json=body, headers=headers, timeout=10)
+        assert response.status_code == 400, (path, field, response.status_code, response.text[:200])
+        errors = response.json()["errors"]
+        assert [e["field"] for e in errors] == [field] and "bytes" in errors[0]["message"], (path, errors)
+    # Queries travel in the URL: a lighter character (1,001 bytes, 3 KB escaped) keeps it under max_uri_bytes.
+    heavy_query = "e" + "\u0301" * 500
+    for path in (f"messages/search?query={heavy_query}", f"users?query={heavy_query}"):
+        response = requests.get(f"{api}/{path}", headers=headers, timeout=10)
+        assert response.status_code == 400 and response.json()["errors"][0]["field"] == "query", (path, response.text[:200])
+
+    # Ordinary text at the character limits still fits.
+    assert requests.post(f"{api}/rooms", json={"name": "é" * 100, "description": "日本" * 250}, headers=headers, timeout=10).status_code == 201
+    assert requests.patch(f"{api}/users/{alice['id']}", json={"statusMessage": "🙂" * 200}, headers=headers, timeout=10).status_code == 200
