@@ -10,7 +10,7 @@ public struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley, a modular real-time chat server.",
         version: ParleyVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self],
+        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self, Admin.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
@@ -134,6 +134,61 @@ extension ParleyCommand {
             }
         }
     }
+}
+
+extension ParleyCommand {
+    /// `parley admin create|promote`: administrators, straight in the manifest's database.
+    struct Admin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an administrator, or make an account one.", subcommands: [Create.self, Promote.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create an administrator account. The password is asked on a terminal, or read from standard input.")
+            @OptionGroup var options: ConfigOption
+            @Option(help: "Username (letters, digits, underscores)") var username: String
+            @Option(help: "E-mail address") var email: String
+
+            func run() async throws {
+                let password = readPassword()
+                do {
+                    let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                    let user = try await AdminTools.createAdmin(manifest: manifest, username: username, email: email, password: password)
+                    print("created administrator \(user.username) (\(user.id))")
+                } catch {
+                    throw fail(error, path: options.path)
+                }
+            }
+        }
+
+        struct Promote: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make an existing account (id, e-mail or username) an administrator.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "The account: its id, e-mail address or username") var user: String
+
+            func run() async throws {
+                do {
+                    let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                    let promoted = try await AdminTools.promote(manifest: manifest, identifier: user)
+                    print("\(promoted.username) (\(promoted.id)) is now an administrator")
+                } catch {
+                    throw fail(error, path: options.path)
+                }
+            }
+        }
+    }
+}
+
+/// The password: typed without echo on a terminal (asked twice), or the first line of standard input.
+func readPassword() -> String {
+    guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) ?? "" }
+    let first = getpass("Password: ").map { String(cString: $0) } ?? ""
+    let second = getpass("Password again: ").map { String(cString: $0) } ?? ""
+    guard first == second else {
+        FileHandle.standardError.write(Data("parley: the passwords differ\n".utf8))
+        Foundation.exit(1)
+    }
+    return first
 }
 
 extension ParleyCommand {

@@ -10,6 +10,8 @@ struct AuthRoutes: Sendable {
         let username: String?
         let email: String?
         let password: String?
+        /// Required when `auth.registration` is `invite`: a single-use code from an administrator.
+        let inviteCode: String?
     }
 
     struct LoginBody: Decodable {
@@ -68,8 +70,9 @@ struct AuthRoutes: Sendable {
                 "email": .string(format: "email", maxLength: 254),
                 "password": .string(minLength: 8, maxLength: 72)
                     .described("At least 8 characters with an uppercase letter, a lowercase letter and a digit; at most 72 bytes"),
+                "inviteCode": .string().described("Required when the server's registration is by invite (auth.registration: invite)"),
             ], required: ["username", "email", "password"])),
-            response: .data(KernelSchemas.user, status: 201), errors: [409]), use: self.createAccount)
+            response: .data(KernelSchemas.user, status: 201), errors: [403, 409]), use: self.createAccount)
 
         routes.post("auth/login", doc: RouteDoc(
             "Sign in with e-mail or username", tags: ["auth"],
@@ -150,7 +153,7 @@ struct AuthRoutes: Sendable {
             validator.fail("password", "must be at least 8 characters with an uppercase letter, a lowercase letter and a number")
         }
         try validator.check()
-        let user = try await auth.register(username: username, email: email, password: password)
+        let user = try await auth.register(username: username, email: email, password: password, via: .selfService(inviteCode: body.inviteCode))
         return Envelope(user.privateProfile, message: "User registered successfully", status: .created)
     }
 

@@ -27,6 +27,11 @@ extension AuthService {
     /// Validates and creates an account. Field errors name the fields as given (`username`, `email`, `password`);
     /// a taken e-mail or username is a 409 naming the field.
     public func createAccount(username: String?, email: String?, password: String?, rule: PasswordRule) async throws -> User {
+        try await createAccount(username: username, email: email, password: password, rule: rule, via: .selfService(inviteCode: nil))
+    }
+
+    func createAccount(username: String?, email: String?, password: String?, rule: PasswordRule, via registration: Registration,
+                       role: String = AuthService.userRole) async throws -> User {
         var validator = Validator()
         let username = username ?? ""
         if username.isEmpty { validator.fail("username", "is required") } else { AuthRoutes.validateUsername(username, into: &validator) }
@@ -42,7 +47,7 @@ extension AuthService {
             validator.fail("password", "is required")
         }
         try validator.check()
-        return try await register(username: username, email: email, password: password ?? "")
+        return try await register(username: username, email: email, password: password ?? "", via: registration, role: role)
     }
 
     /// Checks credentials (an e-mail address or a username) and opens a session; 401 "Invalid credentials".

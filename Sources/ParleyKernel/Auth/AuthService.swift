@@ -46,12 +46,41 @@ public final class AuthService: Sendable {
 
     // MARK: Accounts
 
-    func register(username: String, email: String, password: String) async throws -> User {
+    /// How an account comes to be: through a registration endpoint (the manifest's `auth.registration` decides),
+    /// or by an operator (`parley admin create`), who is never refused.
+    enum Registration: Sendable {
+        case selfService(inviteCode: String?)
+        case byOperator
+    }
+
+    func register(username: String, email: String, password: String, via registration: Registration = .selfService(inviteCode: nil),
+                  role: String = "USER") async throws -> User {
+        let mode = settings.registration
+        var inviteHash: String?
+        if case .selfService(let code) = registration {
+            switch mode {
+            case "closed":
+                throw APIError.forbidden("Registration is closed on this server: ask an administrator for an account")
+            case "invite":
+                guard let code, !code.isEmpty else { throw APIError.validation(field: "inviteCode", "is required: registration needs an invite") }
+                inviteHash = TokenService.hash(code)
+            default:
+                break
+            }
+        }
         let hash = try await hashPassword(password)
         let now = Timestamp.nowMillis()
         let id = ParleyID.make()
+        let invite = inviteHash
         do {
             return try await storage.write { db in
+                if let inviteHash = invite {
+                    // Single use: taken in the account's own transaction.
+                    let taken = try db.execute(
+                        "UPDATE invites SET used_at = ?, used_by = NULL WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+                        [now, inviteHash, now])
+                    guard taken == 1 else { throw APIError.validation(field: "inviteCode", "is not a valid, unused invite") }
+                }
                 if try db.queryOne("SELECT id FROM users WHERE email_key = ?", [email.lowercased()]) != nil {
                     throw APIError.conflict("Email is already registered", field: "email")
                 }
@@ -60,9 +89,10 @@ public final class AuthService: Sendable {
                 }
                 try db.execute(
                     """
-                    INSERT INTO users (id, username, username_key, email, email_key, password_hash, last_seen, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [id, username, username.lowercased(), email, email.lowercased(), hash, now, now, now])
+                    INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, last_seen, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [id, username, username.lowercased(), email, email.lowercased(), hash, role, now, now, now])
+                if let inviteHash = invite { try db.execute("UPDATE invites SET used_by = ? WHERE code_hash = ?", [id, inviteHash]) }
                 return try Self.fetchUser(db, id: id)!
             }
         } catch StorageError.uniqueViolation {
@@ -76,7 +106,7 @@ public final class AuthService: Sendable {
         let key = identifier.lowercased()
         let row = try await storage.read { db in
             try db.queryOne(
-                "SELECT id, password_hash FROM users WHERE (email_key = ? OR username_key = ?) AND deleted_at IS NULL",
+                "SELECT id, password_hash FROM users WHERE (email_key = ? OR username_key = ?) AND deleted_at IS NULL AND deactivated_at IS NULL",
                 [key, key])
         }
         guard let row else {
@@ -180,7 +210,7 @@ public final class AuthService: Sendable {
             try db.queryOne(
                 """
                 SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND u.deleted_at IS NULL
+                WHERE s.id = ? AND s.user_id = ? AND s.revoked_at IS NULL AND u.deleted_at IS NULL AND u.deactivated_at IS NULL
                 """, [identity.sessionID, identity.userID]) != nil
         }
         return live == true ? identity : nil

@@ -46,5 +46,19 @@ enum KernelMigrations {
         ]),
         // A name to show besides the unique username (document 003's `name`); nil shows the username.
         Migration("0002_users_display_name", ["ALTER TABLE users ADD COLUMN display_name TEXT"]),
+        // An admin can deactivate an account (it can neither sign in nor use a token) and hand out invites.
+        Migration("0003_deactivation_invites", [
+            "ALTER TABLE users ADD COLUMN deactivated_at BIGINT",
+            """
+            CREATE TABLE invites (
+                code_hash TEXT PRIMARY KEY,
+                created_by TEXT NOT NULL REFERENCES users(id),
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                used_by TEXT REFERENCES users(id),
+                used_at BIGINT
+            )
+            """,
+        ]),
     ])
 }

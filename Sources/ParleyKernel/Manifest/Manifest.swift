@@ -125,6 +125,9 @@ public struct AuthSettings: Decodable, Sendable {
     public var accessTokenTTLSeconds = 15 * 60
     public var refreshTokenTTLSeconds = 7 * 24 * 3600
     public var bcryptCost = 12
+    /// Who may create an account: `open` (anyone), `invite` (with a single-use code an admin made), `closed`
+    /// (only `parley admin create`).
+    public var registration = "open"
 
     public init(jwtSecret: String = "", bcryptCost: Int = 12) {
         self.jwtSecret = jwtSecret
@@ -136,6 +139,7 @@ public struct AuthSettings: Decodable, Sendable {
         case accessTokenTTLSeconds = "access_token_ttl_seconds"
         case refreshTokenTTLSeconds = "refresh_token_ttl_seconds"
         case bcryptCost = "bcrypt_cost"
+        case registration
     }
 
     public init(from decoder: any Decoder) throws {
@@ -144,6 +148,10 @@ public struct AuthSettings: Decodable, Sendable {
         accessTokenTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .accessTokenTTLSeconds) ?? accessTokenTTLSeconds
         refreshTokenTTLSeconds = try c.decodeIfPresent(Int.self, forKey: .refreshTokenTTLSeconds) ?? refreshTokenTTLSeconds
         bcryptCost = try c.decodeIfPresent(Int.self, forKey: .bcryptCost) ?? bcryptCost
+        registration = try c.decodeIfPresent(String.self, forKey: .registration) ?? registration
+        guard ["open", "invite", "closed"].contains(registration) else {
+            throw ConfigError(path: "auth.registration", message: "unknown mode '\(registration)'; use open, invite or closed")
+        }
         guard (4...31).contains(bcryptCost) else { throw ConfigError(path: "auth.bcrypt_cost", message: "must be between 4 and 31") }
         guard accessTokenTTLSeconds > 0 else { throw ConfigError(path: "auth.access_token_ttl_seconds", message: "must be positive") }
         guard refreshTokenTTLSeconds > 0 else { throw ConfigError(path: "auth.refresh_token_ttl_seconds", message: "must be positive") }

@@ -16,7 +16,8 @@ struct OpenAPIRoutes: Sendable {
     init(ledger: RouteLedger, manifest: Manifest, modules: [EnabledModule]) {
         self.ledger = ledger
         var tags = ["auth": "Accounts and sessions (kernel)", "users": "User profiles and presence (kernel)",
-                    "health": "Liveness and readiness (kernel)", "kernel": "This document and its reference page"]
+                    "health": "Liveness and readiness (kernel)", "kernel": "This document and its reference page",
+                    "admin": "Accounts, roles and invites, for administrators (kernel)"]
         for module in modules { tags[module.id] = module.descriptor.summary }
         info = OpenAPIDocument.Info(
             description: "Every REST route enabled in this deployment (modules: \(modules.map(\.id).joined(separator: ", "))). "
