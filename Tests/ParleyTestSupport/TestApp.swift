@@ -20,9 +20,15 @@ public enum TestApp {
         let yaml = TestManifest.yaml(directory: directory.path, modules: modules, rateLimits: rateLimits != nil,
                                      policies: rateLimits ?? [])
         let manifest = try Manifest.parse(yaml: yaml, catalog: catalog, environment: [:])
-        let app = try await buildApplication(manifest: manifest)
-        try await app.test(live ? .live : .router) { client in
-            try await body(APIClient(client))
+        let server = try await ParleyServer(manifest: manifest)
+        do {
+            try await server.app.test(live ? .live : .router) { client in
+                try await body(APIClient(client))
+            }
+        } catch {
+            try? await server.closeStorage()
+            throw error
         }
+        try await server.closeStorage()
     }
 }
