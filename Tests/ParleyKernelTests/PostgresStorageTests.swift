@@ -57,11 +57,11 @@ import Testing
             try await storage.write { db in try db.execute("INSERT INTO items (id, label) VALUES (?, ?)", [1, "again"]) }
         }
         do {
-            try await storage.write { db in try db.execute("INSERT INTO items (id, label) VALUES (?, ?)", [1, "again"]) }
+            _ = try await storage.write { db in try db.execute("INSERT INTO items (id, label) VALUES (?, ?)", [1, "again"]) }
         } catch StorageError.uniqueViolation {
         }
         do {
-            try await storage.write { db in try db.execute("INSERT INTO items (id, parent, label) VALUES (?, ?, ?)", [3, "nobody", "x"]) }
+            _ = try await storage.write { db in try db.execute("INSERT INTO items (id, parent, label) VALUES (?, ?, ?)", [3, "nobody", "x"]) }
             Issue.record("a missing parent was accepted")
         } catch StorageError.foreignKeyViolation {
         }

@@ -60,7 +60,7 @@ public final class PostgresStorage: Storage {
     private let logger: Logger
     private let closed = Mutex(false)
     /// Attempts of a write that keeps meeting serialization failures before the failure is reported.
-    static let maxWriteAttempts = 12
+    static let maxWriteAttempts = 30
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "parley.postgres")) throws {
         self.configuration = configuration
@@ -108,7 +108,7 @@ public final class PostgresStorage: Storage {
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
         let started = ContinuousClock.now
         defer { ParleyMetrics.storageQuery(operation: "read", backend: "postgres", duration: ContinuousClock.now - started) }
-        return try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        return try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", readOnly: true, body)
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
@@ -123,8 +123,10 @@ public final class PostgresStorage: Storage {
                     throw StorageError.other("write abandoned after \(attempt) serialization failures: \(conflict.detail)")
                 }
                 attempt += 1
-                // Random so two nodes that collided do not collide again in lockstep.
-                try await Task.sleep(for: .microseconds(Int.random(in: 200...(2_000 * attempt))))
+                // Exponential and random (full jitter), so writers that collided spread out instead of
+                // colliding again in lockstep: up to 1 ms after the first failure, 64 ms from the seventh on.
+                let ceiling = 500 << min(attempt - 1, 7)
+                try await Task.sleep(for: .microseconds(Int.random(in: 100...ceiling)))
             }
         }
     }
@@ -175,24 +177,33 @@ public final class PostgresStorage: Storage {
     /// Runs `body` on a pool thread with a connection of its own, between `begin` and COMMIT (nil: no
     /// transaction, for a single statement). A throw rolls back; a serialization failure met anywhere in the
     /// transaction (even one the body caught, as group commit does per write) becomes `SerializationConflict`.
-    private func transaction<T: Sendable>(begin: String?, _ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
+    ///
+    /// Round trips saved: BEGIN travels with the body's first statement (its answer is checked then), and a
+    /// read-only transaction's COMMIT is not waited for (the connection runs it before anything a later user
+    /// sends on it, and there is nothing it could refuse).
+    private func transaction<T: Sendable>(begin: String?, readOnly: Bool = false,
+                                          _ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
         do {
             return try await client.withConnection { [threads, logger] connection in
                 try await threads.runIfActive {
                     let executor = PostgresExecutor(connection: connection, logger: logger)
                     guard let begin else { return try body(executor) }
-                    try executor.run(begin)
+                    executor.pipeline(begin)
                     let value: T
                     do {
                         value = try body(executor)
                     } catch {
-                        _ = try? executor.run("ROLLBACK")
+                        executor.finish("ROLLBACK", wait: !readOnly)
                         if let conflict = executor.conflict { throw conflict }
                         throw error
                     }
                     if let conflict = executor.conflict {
-                        _ = try? executor.run("ROLLBACK")
+                        executor.finish("ROLLBACK", wait: true)
                         throw conflict
+                    }
+                    if readOnly {
+                        executor.finish("COMMIT", wait: false)
+                        return value
                     }
                     // COMMIT of a transaction a swallowed error aborted answers ROLLBACK instead of failing.
                     guard try executor.run("COMMIT").command == "COMMIT" else {
@@ -241,6 +252,23 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         try send(sql, arguments).metadata
     }
 
+    /// A statement sent now whose answer is checked with the next statement's (BEGIN).
+    private var pending: EventLoopFuture<PostgresQueryResult>?
+
+    func pipeline(_ sql: String) {
+        pending = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+
+    /// Ends the transaction; without `wait`, the statement is sent and its answer not waited for.
+    func finish(_ sql: String, wait: Bool) {
+        if wait {
+            _ = try? run(sql)
+        } else {
+            pending = nil
+            _ = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
     private func send(_ sql: String, _ arguments: [any SQLConvertible]) throws -> PostgresQueryResult {
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
@@ -255,7 +283,12 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         let query = PostgresQuery(unsafeSQL: PostgresSQL.numberingPlaceholders(sql), binds: binds)
         do {
             // A pool thread, not an event loop: waiting here blocks nobody's I/O.
-            return try connection.query(query, logger: logger).wait()
+            let answer = connection.query(query, logger: logger)
+            if let earlier = pending {
+                pending = nil
+                _ = try earlier.wait()
+            }
+            return try answer.wait()
         } catch let error as PSQLError {
             let translated = Self.translate(error)
             if let conflict = translated as? SerializationConflict, self.conflict == nil { self.conflict = conflict }
@@ -272,6 +305,8 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
         case "23505": return StorageError.uniqueViolation(detail)
         case "23503": return StorageError.foreignKeyViolation(detail)
         case "40001", "40P01": return SerializationConflict(detail: detail)
+        // Text PostgreSQL cannot hold (a NUL character; SQLite stores it): the input's fault, not the server's.
+        case "22021", "22P05": return StorageError.invalidValue(detail)
         case nil:
             return StorageError.unavailable("PostgreSQL: \(error.code)\(error.underlying.map { " (\($0))" } ?? "")")
         case let state? where state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300":
