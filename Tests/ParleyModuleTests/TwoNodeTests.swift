@@ -10,7 +10,7 @@ import Testing
     static let modules = ["messaging: {}", "rooms: {}", "direct: {}", "groups: {}"]
 
     /// Runs `body` with a client of node A and one of node B, both on one database.
-    static func twoNodes(_ body: @escaping @Sendable (APIClient, APIClient) async throws -> Void) async throws {
+    static func twoNodes(modules: [String] = modules, _ body: @escaping @Sendable (APIClient, APIClient) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         try await TestApp.run(modules: modules, directory: directory) { a in
@@ -136,6 +136,29 @@ import Testing
                 let members = details.data?["members"]?.array ?? []
                 #expect(members.map { $0["userId"]?.string } == [third.id], "\(details.body)")
                 #expect(members.map { $0["role"]?.string } == ["OWNER"], "\(details.body)")
+            }
+        }
+    }
+
+    /// Every invitee declines, each on another node, at the same moment: the call ends REJECTED once, with
+    /// every decline recorded (neither node's transition overwrites the other's).
+    @Test func declinesOnBothNodesEndTheCallOnce() async throws {
+        let modules = ["messaging: {}", "calls: {app_secret: \"two-node-calls-secret-0123456789\", ring_timeout_seconds: 60}"]
+        try await Self.twoNodes(modules: modules) { a, b in
+            let alice = try await a.signUp("alice")
+            let bob = try await a.signUp("bob")
+            let carol = try await b.signUp("carol")
+            for _ in 0..<5 {
+                let created = try await a.request(.post, "/api/v1/calls", token: alice.accessToken,
+                                                  body: ["type": "AUDIO", "participantIds": [.string(bob.id), .string(carol.id)]])
+                let callID = try #require(created.data?["call"]?["id"]?.string, "\(created.body)")
+                async let fromBob = a.request(.post, "/api/v1/calls/\(callID)/reject", token: bob.accessToken)
+                async let fromCarol = b.request(.post, "/api/v1/calls/\(callID)/reject", token: carol.accessToken)
+                let (first, second) = try await (fromBob, fromCarol)
+                #expect(first.status == 200 && second.status == 200, "\(first.body) \(second.body)")
+                let call = try await b.request(.get, "/api/v1/calls/\(callID)", token: alice.accessToken)
+                #expect(call.data?["status"]?.string == "REJECTED" && call.data?["endedAt"]?.string != nil, "\(call.body)")
+                #expect(call.data?["participants"]?.array?.map { $0["status"]?.string } == ["LEFT", "REJECTED", "REJECTED"])
             }
         }
     }
