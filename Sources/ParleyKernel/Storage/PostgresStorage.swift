@@ -168,8 +168,18 @@ public final class PostgresStorage: Storage {
             return !closed
         }
         guard first else { return }
-        runner.cancel()
+        // Bodies still running finish on live connections first; only then does the pool close them (a query
+        // written to a connection the pool has already torn down would never be answered).
         try await threads.shutdownGracefully()
+        runner.cancel()
+        // The pool says goodbye to the server; a server that does not answer does not hold the shutdown up.
+        let runner = self.runner
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = Mutex<CheckedContinuation<Void, Never>?>(continuation)
+            let resume: @Sendable () -> Void = { waiting.withLock { $0.take() }?.resume() }
+            Task { await runner.value; resume() }
+            Task { try? await Task.sleep(for: .seconds(2)); resume() }
+        }
     }
 
     // MARK: Transactions
@@ -256,6 +266,7 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
     private var pending: EventLoopFuture<PostgresQueryResult>?
 
     func pipeline(_ sql: String) {
+        guard !connection.isClosed else { return }  // the first statement reports it
         pending = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
     }
 
@@ -265,7 +276,7 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
             _ = try? run(sql)
         } else {
             pending = nil
-            _ = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            if !connection.isClosed { _ = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
         }
     }
 
@@ -281,6 +292,8 @@ final class PostgresExecutor: SQLExecutor, @unchecked Sendable {
             }
         }
         let query = PostgresQuery(unsafeSQL: PostgresSQL.numberingPlaceholders(sql), binds: binds)
+        // A closed connection may no longer answer what is written to it: fail instead of waiting forever.
+        guard !connection.isClosed else { throw StorageError.unavailable("PostgreSQL connection closed") }
         do {
             // A pool thread, not an event loop: waiting here blocks nobody's I/O.
             let answer = connection.query(query, logger: logger)
