@@ -133,12 +133,22 @@ import Testing
 
     @Test(.enabled(if: onPostgres)) func anUnreachableServerIsUnavailable() async throws {
         let storage = try PostgresStorage(configuration: .init(endpoint: .tcp(host: "127.0.0.1", port: 1), username: "nobody",
-                                                               password: nil, database: "none", connectTimeout: .seconds(2)))
+                                                               password: nil, database: "none", connectTimeout: .seconds(1),
+                                                               leaseTimeout: .seconds(2)))
         do {
             try await storage.ping()
             Issue.record("ping succeeded without a server")
         } catch StorageError.unavailable {
         }
+        // Writes and migrations give up too (the pool alone would retry for ever).
+        let started = ContinuousClock.now
+        do {
+            _ = try await storage.write { db in try db.execute("SELECT 1", []) }
+            Issue.record("a write succeeded without a server")
+        } catch StorageError.unavailable {
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        await #expect(throws: StorageError.self) { try await storage.migrate([Self.items]) }
         try await storage.close()
     }
 }

@@ -9,7 +9,7 @@ import Synchronization
 /// synchronous `read`/`write` bodies run; each statement of a body is sent on the body's connection and
 /// waited for on that pool thread, never on an event loop.
 ///
-/// Writes run at SERIALIZABLE isolation and are retried (a few times, with a short random pause) when
+/// Writes run at SERIALIZABLE isolation and are retried (with random exponential backoff) when
 /// PostgreSQL reports a serialization failure or a deadlock: several nodes writing at once then behave as
 /// SQLite's single writer does, without module code knowing. Reads run in one REPEATABLE READ READ ONLY
 /// transaction, so a count and the page it counts see the same snapshot.
@@ -37,9 +37,13 @@ public final class PostgresStorage: Storage {
         public var poolSize: Int
         public var tls: TLSMode
         public var connectTimeout: Duration
+        /// Most time a storage call waits for a connection: the pool retries an unreachable server forever,
+        /// and neither the boot (migrations) nor a request should hang with it.
+        public var leaseTimeout: Duration
 
         public init(endpoint: Endpoint, username: String, password: String?, database: String, schema: String? = nil,
-                    poolSize: Int = 10, tls: TLSMode = .disable, connectTimeout: Duration = .seconds(5)) {
+                    poolSize: Int = 10, tls: TLSMode = .disable, connectTimeout: Duration = .seconds(5),
+                    leaseTimeout: Duration = .seconds(15)) {
             self.endpoint = endpoint
             self.username = username
             self.password = password
@@ -48,6 +52,7 @@ public final class PostgresStorage: Storage {
             self.poolSize = poolSize
             self.tls = tls
             self.connectTimeout = connectTimeout
+            self.leaseTimeout = leaseTimeout
         }
     }
 
@@ -102,7 +107,11 @@ public final class PostgresStorage: Storage {
     }
 
     deinit {
-        runner.cancel()
+        // Never closed (a boot that failed): stop the threads and the pool anyway.
+        if !closed.withLock({ $0 }) {
+            threads.shutdownGracefully { _ in }
+            runner.cancel()
+        }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
@@ -184,6 +193,34 @@ public final class PostgresStorage: Storage {
 
     // MARK: Transactions
 
+    /// `work` with a connection of the pool, or `StorageError.unavailable` when none came within the
+    /// configuration's `leaseTimeout`. Whichever happens first wins: work that got its connection runs to the end.
+    private func leasing<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let lease = LeaseState()
+        let client = self.client
+        let timeout = configuration.leaseTimeout
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await client.withConnection { connection in
+                    guard lease.claim() else { throw CancellationError() }
+                    return try await work(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                if lease.expire() { throw StorageError.unavailable("no PostgreSQL connection within \(timeout)") }
+                return nil
+            }
+            while let result = try await group.next() {
+                if let value = result {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw StorageError.unavailable("no PostgreSQL connection")
+        }
+    }
+
     /// Runs `body` on a pool thread with a connection of its own, between `begin` and COMMIT (nil: no
     /// transaction, for a single statement). A throw rolls back; a serialization failure met anywhere in the
     /// transaction (even one the body caught, as group commit does per write) becomes `SerializationConflict`.
@@ -194,7 +231,7 @@ public final class PostgresStorage: Storage {
     private func transaction<T: Sendable>(begin: String?, readOnly: Bool = false,
                                           _ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { [threads, logger] connection in
+            return try await leasing { [threads, logger] connection in
                 try await threads.runIfActive {
                     let executor = PostgresExecutor(connection: connection, logger: logger)
                     guard let begin else { return try body(executor) }
@@ -224,6 +261,29 @@ public final class PostgresStorage: Storage {
             }
         } catch let error as PSQLError {
             throw PostgresExecutor.translate(error)
+        }
+    }
+}
+
+/// Who won between a connection lease and its deadline.
+final class LeaseState: Sendable {
+    private let state = Mutex(0)  // 0 waiting, 1 acquired, 2 expired
+
+    /// The connection came: true unless the deadline passed first.
+    func claim() -> Bool {
+        state.withLock { state in
+            guard state == 0 else { return false }
+            state = 1
+            return true
+        }
+    }
+
+    /// The deadline passed: true unless the connection came first.
+    func expire() -> Bool {
+        state.withLock { state in
+            guard state == 0 else { return false }
+            state = 2
+            return true
         }
     }
 }
