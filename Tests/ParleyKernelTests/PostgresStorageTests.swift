@@ -1,4 +1,7 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
 @testable import ParleyKernel  // the placeholder rewriting is internal to the driver
 import ParleyTestSupport
 import Synchronization
@@ -150,5 +153,25 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(10))
         await #expect(throws: StorageError.self) { try await storage.migrate([Self.items]) }
         try await storage.close()
+    }
+
+    /// Readiness follows the PostgreSQL server: 200 while it answers, 503 (within the connect timeout) once the
+    /// pool is gone, liveness 200 throughout.
+    @Test(.enabled(if: onPostgres)) func readinessFollowsThePool() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let manifest = try TestManifest.manifest(directory: directory.path, modules: [])
+        let storage = try PostgresStorage(configuration: manifest.storage.postgresConfiguration())
+        let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: TestManifest.jwtSecret,
+                                                         logger: Logger(label: "test"))
+        try await storage.migrate(assembly.migrations)
+        try await Application(router: assembly.router).test(.router) { client in
+            let api = APIClient(client)
+            #expect(try await api.request(.get, "/api/v1/health/ready").status == 200)
+            try await storage.close()
+            let ready = try await api.request(.get, "/api/v1/health/ready")
+            #expect(ready.status == 503 && ready.code == "SERVICE_UNAVAILABLE" && ready.isErrorEnvelope)
+            #expect(try await api.request(.get, "/api/v1/health").status == 200)
+        }
     }
 }
