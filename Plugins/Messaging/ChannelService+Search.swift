@@ -19,8 +19,11 @@ extension ChannelService {
             match = expression
             filter = "msg.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
         case .postgres:
-            match = query
-            filter = "to_tsvector('simple', msg.content) @@ plainto_tsquery('simple', ?)"
+            // The same words, each a prefix term and all required (the migration's parley_search_query).
+            let words = Self.searchWords(query)
+            guard !words.isEmpty else { throw APIError.validation(field: "query", "must contain a letter or digit") }
+            match = words.joined(separator: " ")
+            filter = "parley_search_document(msg.content) @@ parley_search_query(?)"
         }
         // Messages whose entries still wait for their batch are indexed now: what was sent is found.
         try await searchIndex.catchUp()
@@ -40,8 +43,13 @@ extension ChannelService {
     /// The user's words as an FTS5 query: each word a quoted prefix term (so no input is FTS syntax), all
     /// required. Nil when nothing searchable remains.
     static func ftsExpression(_ query: String) -> String? {
-        let words = query.split { !$0.isLetter && !$0.isNumber }.prefix(16)
+        let words = searchWords(query)
         guard !words.isEmpty else { return nil }
         return words.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"*" }.joined(separator: " ")
+    }
+
+    /// The query's words: split on anything not a letter or digit, at most 16.
+    static func searchWords(_ query: String) -> ArraySlice<Substring> {
+        query.split { !$0.isLetter && !$0.isNumber }.prefix(16)
     }
 }

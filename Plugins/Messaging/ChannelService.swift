@@ -177,10 +177,11 @@ public final class ChannelService: Sendable {
                     COALESCE((SELECT l.created_at FROM messages l WHERE l.channel_id = c.id ORDER BY l.id DESC LIMIT 1), c.created_at)
                         AS last_activity,
                     (SELECT COUNT(*) FROM messages u WHERE u.channel_id = c.id AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
-                        AND (me.last_read_id IS NULL OR u.id > me.last_read_id)) AS unread
+                        AND (me.last_read_id IS NULL OR u.id > me.last_read_id)) AS unread,
+                    COALESCE((SELECT l.id FROM messages l WHERE l.channel_id = c.id ORDER BY l.id DESC LIMIT 1), c.id) AS activity_key
                 FROM channel_members me JOIN channels c ON c.id = me.channel_id
                 WHERE me.user_id = ? AND c.kind = ?
-                ORDER BY COALESCE(last_message_id, c.id) DESC LIMIT ? OFFSET ?
+                ORDER BY activity_key DESC LIMIT ? OFFSET ?
                 """, [userID, kind, page.limit, page.offset])
             var summaries: [ChannelSummary] = []
             for row in rows {

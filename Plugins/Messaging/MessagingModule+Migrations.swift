@@ -89,7 +89,27 @@ extension MessagingModule {
                     """,
                 ]
             case .postgres:
-                statements.append("CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', content))")
+                // The same words as SQLite's unicode61 tokenizer with remove_diacritics: diacritics stripped
+                // (NFD, combining marks dropped), lower case, split on anything not a letter or digit. Search
+                // matches every word of the query as a prefix (`'word':*`, all required), like the FTS5 query.
+                // Standard SQL bodies (PostgreSQL 14+) bind their functions at creation, whatever the search_path.
+                let words = "lower(regexp_replace(regexp_replace(normalize(%@, NFD), '[\\u0300-\\u036f]', '', 'g'), '[^[:alnum:]]+', ' ', 'g'))"
+                statements += [
+                    """
+                    CREATE FUNCTION parley_search_document(content text) RETURNS tsvector
+                        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+                        RETURN to_tsvector('simple'::regconfig, \(words.replacingOccurrences(of: "%@", with: "content")))
+                    """,
+                    """
+                    CREATE FUNCTION parley_search_query(query text) RETURNS tsquery
+                        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+                        RETURN to_tsquery('simple'::regconfig, array_to_string(ARRAY(
+                            SELECT quote_literal(word) || ':*'
+                            FROM regexp_split_to_table(btrim(\(words.replacingOccurrences(of: "%@", with: "query"))), ' +') AS word
+                            WHERE word <> ''), ' & '))
+                    """,
+                    "CREATE INDEX messages_search ON messages USING GIN (parley_search_document(content))",
+                ]
             }
             return statements
         },

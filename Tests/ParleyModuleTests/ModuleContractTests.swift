@@ -155,7 +155,8 @@ struct NeedyModule: ParleyModule {
     }
 }
 
-@Suite struct ModuleContractTests {
+// Serialized: the tickets metric is process-wide, and two of these tests send ticket messages.
+@Suite(.serialized) struct ModuleContractTests {
     static let catalog = ModuleCatalog.parley.adding([
         ModuleDescriptor(TicketsModule.self), ModuleDescriptor(FirstProbeModule.self), ModuleDescriptor(SecondProbeModule.self),
         ModuleDescriptor(PolicyThiefModule.self), ModuleDescriptor(NeedyModule.self),

@@ -20,9 +20,18 @@ public enum TestApp {
         let yaml = TestManifest.yaml(directory: directory.path, modules: modules, rateLimits: rateLimits != nil,
                                      policies: rateLimits ?? [])
         let manifest = try Manifest.parse(yaml: yaml, catalog: catalog, environment: [:])
-        let app = try await buildApplication(manifest: manifest)
-        try await app.test(live ? .live : .router) { client in
-            try await body(APIClient(client))
+        let server = try await ParleyServer(manifest: manifest)
+        // A PostgreSQL pool holds connections until closed (hundreds of tests share one server); SQLite's is
+        // left to go with the app, as before, so background work finishing after the test finds it open.
+        let close = manifest.storage.driver == .postgres
+        do {
+            try await server.app.test(live ? .live : .router) { client in
+                try await body(APIClient(client))
+            }
+        } catch {
+            if close { try? await server.closeStorage() }
+            throw error
         }
+        if close { try await server.closeStorage() }
     }
 }

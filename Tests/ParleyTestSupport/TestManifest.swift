@@ -48,8 +48,7 @@ public enum TestManifest {
           host: 127.0.0.1
           port: \(port)
           max_body_bytes: 65536
-        storage:
-          path: \(directory)/parley.sqlite
+        \(storage(directory: directory))
         auth:
           jwt_secret: \(jwtSecret)
           bcrypt_cost: 4
@@ -62,6 +61,36 @@ public enum TestManifest {
         modules:
         \(modules.map { "  " + $0 }.joined(separator: "\n"))
         """
+    }
+
+    /// The `storage:` section (indented for `yaml`): a SQLite file in `directory`, or, when the suite runs on
+    /// PostgreSQL (`PARLEY_STORAGE_DRIVER=postgres` and `PARLEY_STORAGE_URL` in the environment, as
+    /// `scripts/test` sets them), a fresh schema of that database for this deployment alone.
+    public static func storage(directory: String) -> String {
+        var lines = ["storage:", "  path: \(directory)/parley.sqlite"]
+        if let postgres = postgresURL {
+            lines += ["  driver: postgres", "  url: \(postgres)", "  schema: \(schema(for: directory))", "  pool_size: 4"]
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The database URL when the suite runs on PostgreSQL, else nil.
+    public static var postgresURL: String? {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["PARLEY_STORAGE_DRIVER"] == "postgres", let url = environment["PARLEY_STORAGE_URL"], !url.isEmpty
+        else { return nil }
+        return url
+    }
+
+    /// The PostgreSQL schema of the deployment whose data directory is `directory`: the same directory (a
+    /// restarted server) finds the same data, another directory starts empty.
+    public static func schema(for directory: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in directory.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "t_" + String(hash, radix: 16)
     }
 
     public static func manifest(directory: String, modules: [String] = ["messaging: {}", "rooms: {}"], extra: String = "") throws -> Manifest {

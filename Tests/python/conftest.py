@@ -2,12 +2,13 @@
 
 The binary comes from $PARLEY_BINARY (scripts/test sets it to `$(swift build --show-bin-path)/parley`), else
 `.build/debug/parley` in the repository. Every server is started with its own manifest and SQLite file in a
-temporary directory and is always stopped (SIGTERM, then SIGKILL after a deadline) at teardown.
+temporary directory (or, on PostgreSQL, its own schema) and is always stopped (SIGTERM, then SIGKILL after a deadline) at teardown.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -131,6 +132,23 @@ class ParleyServer:
 DEFAULT_MODULES = {"messaging": {}, "rooms": {}}
 
 
+def storage_driver() -> str:
+    """`postgres` when the suite runs on PostgreSQL (scripts/test sets PARLEY_STORAGE_DRIVER and _URL), else `sqlite`."""
+    if os.environ.get("PARLEY_STORAGE_DRIVER") == "postgres" and os.environ.get("PARLEY_STORAGE_URL"):
+        return "postgres"
+    return "sqlite"
+
+
+def storage_section(directory: Path) -> dict:
+    """A SQLite file in `directory`, or on PostgreSQL a schema of its own (named after `directory`, so a
+    restarted server finds its data and every other server starts empty)."""
+    section = {"path": str(directory / "parley.sqlite")}
+    if storage_driver() == "postgres":
+        digest = hashlib.sha256(str(directory).encode()).hexdigest()[:24]
+        section.update(driver="postgres", url=os.environ["PARLEY_STORAGE_URL"], schema=f"t_{digest}", pool_size=4)
+    return section
+
+
 @pytest.fixture
 def server(tmp_path_factory):
     """Factory: `server(modules=None, **sections)` starts parley and returns a running `ParleyServer`.
@@ -145,7 +163,7 @@ def server(tmp_path_factory):
         manifest = {
             # A short grace period keeps teardown quick when a long-poll is still open at SIGTERM.
             "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace_seconds": 2},
-            "storage": {"path": str(directory / "parley.sqlite")},
+            "storage": storage_section(directory),
             "auth": {"jwt_secret": JWT_SECRET, "bcrypt_cost": 4},
             "logging": {"level": "warning"},
             # Off unless a test is about them: suites send far more than the documents' default limits allow.

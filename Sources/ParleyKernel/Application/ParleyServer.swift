@@ -32,8 +32,7 @@ public struct ParleyServer: Sendable {
             logger.warning("server.cors.allowed_origins has '*': any web page may call this API and open /ws with a token it holds")
         }
         let secret = try TokenService.resolveSecret(settings: manifest.auth, dataDirectory: manifest.storage.dataDirectory, logger: logger)
-        let storage = try SQLiteStorage(
-            path: manifest.storage.path, busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
+        let storage = try Self.openStorage(manifest.storage, logger: logger)
         let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
         // Migrations run here, before any port opens.
         try await storage.migrate(assembly.migrations)
@@ -89,6 +88,23 @@ public struct ParleyServer: Sendable {
         self.storage = storage
         self.logger = logger
         grace = .seconds(manifest.server.shutdownGraceSeconds)
+    }
+
+    /// The driver the manifest names: embedded SQLite (the default) or a PostgreSQL pool.
+    static func openStorage(_ settings: StorageSettings, logger: Logger) throws -> any Storage {
+        switch settings.driver {
+        case .sqlite:
+            return try SQLiteStorage(path: settings.path, busyTimeout: TimeInterval(settings.busyTimeoutMilliseconds) / 1000)
+        case .postgres:
+            var logger = logger
+            logger[metadataKey: "storage"] = "postgres"
+            return try PostgresStorage(configuration: settings.postgresConfiguration(), logger: logger)
+        }
+    }
+
+    /// Closes storage without running the server (tests that build the app and drive it in-process).
+    public func closeStorage() async throws {
+        try await storage.close()
     }
 
     /// Serves until SIGTERM/SIGINT, then drains (see `RealtimeShutdown`): readiness turns 503 and new sends are

@@ -27,8 +27,7 @@ public enum AdminTools {
     private static func withAuth<T: Sendable>(_ manifest: Manifest, _ body: (AuthService) async throws -> T) async throws -> T {
         var logger = Logger(label: "parley.admin")
         logger.logLevel = .error
-        let storage = try SQLiteStorage(path: manifest.storage.path,
-                                        busyTimeout: TimeInterval(manifest.storage.busyTimeoutMilliseconds) / 1000)
+        let storage = try ParleyServer.openStorage(manifest.storage, logger: logger)
         try await storage.migrate([KernelMigrations.group])
         // No token is issued here: any secret will do.
         let tokens = await TokenService(secret: String(repeating: "x", count: 32), accessTTL: 60)

@@ -65,6 +65,10 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
         APIError(status: .contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: message)
     }
 
+    /// Text the database cannot store (a NUL character, on PostgreSQL).
+    public static let invalidText = APIError(status: .badRequest, code: "VALIDATION_ERROR",
+                                             message: "Text must not contain NUL (U+0000) characters")
+
     public static func internalError() -> APIError {
         APIError(status: .internalServerError, code: "INTERNAL_ERROR", message: "Internal server error")
     }

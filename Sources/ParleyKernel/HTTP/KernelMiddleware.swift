@@ -120,6 +120,8 @@ struct KernelMiddleware: RouterMiddleware {
             apiError = APIError.conflict("Resource already exists")
         case StorageError.foreignKeyViolation:
             apiError = APIError.notFound("A referenced resource does not exist")
+        case StorageError.invalidValue:
+            apiError = APIError.invalidText
         default:
             context.logger.error("unhandled error: \(error)")
             apiError = .internalError()

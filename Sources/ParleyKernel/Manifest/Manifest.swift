@@ -83,18 +83,34 @@ public struct ServerSettings: Decodable, Sendable {
 
 /// `storage:` — the database driver and where its data lives.
 public struct StorageSettings: Decodable, Sendable {
-    public enum Driver: String, Sendable, CaseIterable { case sqlite }
+    public enum Driver: String, Sendable, CaseIterable { case sqlite, postgres }
     public var driver = Driver.sqlite
+    /// SQLite: the database file. Its folder is the data directory (generated secrets) on every driver.
     public var path = "./data/parley.sqlite"
     public var busyTimeoutMilliseconds = 5000
+    /// PostgreSQL: `postgres://user:password@host:port/database?sslmode=…`; the discrete fields below
+    /// override its parts.
+    public var url: String?
+    public var host: String?
+    public var port: Int?
+    public var user: String?
+    public var password: String?
+    public var database: String?
+    /// PostgreSQL: the schema Parley's tables live in (created if missing); default `public`.
+    public var schema: String?
+    /// PostgreSQL: most connections this node opens (and threads running storage bodies).
+    public var poolSize = 10
+    /// PostgreSQL: `disable`, `prefer` or `require` TLS (also `?sslmode=` in the URL).
+    public var tls: PostgresStorage.Configuration.TLSMode?
 
     public init(path: String = "./data/parley.sqlite") {
         self.path = path
     }
 
     enum CodingKeys: String, CodingKey {
-        case driver, path
+        case driver, path, url, host, port, user, password, database, schema, tls
         case busyTimeoutMilliseconds = "busy_timeout_ms"
+        case poolSize = "pool_size"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -110,6 +126,90 @@ public struct StorageSettings: Decodable, Sendable {
         path = try c.decodeIfPresent(String.self, forKey: .path) ?? path
         busyTimeoutMilliseconds = try c.decodeIfPresent(Int.self, forKey: .busyTimeoutMilliseconds) ?? busyTimeoutMilliseconds
         guard !path.isEmpty else { throw ConfigError(path: "storage.path", message: "must not be empty") }
+        func text(_ key: CodingKeys) throws -> String? {
+            try c.decodeIfPresent(String.self, forKey: key).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        url = try text(.url)
+        host = try text(.host)
+        port = try c.decodeIfPresent(Int.self, forKey: .port)
+        user = try text(.user)
+        password = try c.decodeIfPresent(String.self, forKey: .password)
+        database = try text(.database)
+        schema = try text(.schema)
+        poolSize = try c.decodeIfPresent(Int.self, forKey: .poolSize) ?? poolSize
+        if let raw = try text(.tls) {
+            guard let mode = PostgresStorage.Configuration.TLSMode(rawValue: raw) else {
+                throw ConfigError(path: "storage.tls", message: "must be disable, prefer or require, got '\(raw)'")
+            }
+            tls = mode
+        }
+        switch driver {
+        case .sqlite:
+            let postgresOnly: [(CodingKeys, Bool)] = [(.url, url != nil), (.host, host != nil), (.port, port != nil), (.user, user != nil),
+                                                      (.password, password != nil), (.database, database != nil), (.schema, schema != nil),
+                                                      (.tls, tls != nil)]
+            if let (key, _) = postgresOnly.first(where: \.1) {
+                throw ConfigError(path: "storage.\(key.stringValue)", message: "only used with driver postgres (storage.driver is sqlite)")
+            }
+        case .postgres:
+            _ = try postgresConfiguration()
+        }
+    }
+
+    /// The PostgreSQL connection this section describes; errors name the field at fault.
+    public func postgresConfiguration() throws -> PostgresStorage.Configuration {
+        var host = "localhost", port = 5432, socketDirectory: String?
+        var user: String?, password: String?, database: String?, tls = PostgresStorage.Configuration.TLSMode.disable
+        if let url {
+            guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+                throw ConfigError(path: "storage.url", message: "must be a postgres:// URL (postgres://user:password@host:port/database)")
+            }
+            if let value = components.host, !value.isEmpty { host = value }
+            if let value = components.port { port = value }
+            user = components.user?.removingPercentEncoding
+            password = components.password?.removingPercentEncoding
+            let name = String(components.path.drop { $0 == "/" })
+            if !name.isEmpty { database = name.removingPercentEncoding }
+            for item in components.queryItems ?? [] {
+                switch (item.name, item.value ?? "") {
+                case ("sslmode", "disable"), ("sslmode", "allow"): tls = .disable
+                case ("sslmode", "prefer"): tls = .prefer
+                case ("sslmode", "require"): tls = .require
+                case ("sslmode", let value):
+                    throw ConfigError(path: "storage.url", message: "sslmode '\(value)' is not supported (disable, prefer or require)")
+                case ("host", let value) where value.hasPrefix("/"): socketDirectory = value
+                case (let name, _):
+                    throw ConfigError(path: "storage.url", message: "unknown parameter '\(name)' (supported: sslmode, host)")
+                }
+            }
+        }
+        if let value = self.host {
+            if value.hasPrefix("/") { socketDirectory = value } else { host = value; socketDirectory = nil }
+        }
+        if let value = self.port { port = value }
+        if let value = self.user { user = value }
+        if let value = self.password { password = value }
+        if let value = self.database { database = value }
+        if let value = self.tls { tls = value }
+        guard (1...65535).contains(port) else { throw ConfigError(path: "storage.port", message: "must be between 1 and 65535, got \(port)") }
+        guard let user, !user.isEmpty else {
+            throw ConfigError(path: "storage.user", message: "is required with driver postgres (or a user in storage.url)")
+        }
+        guard let database, !database.isEmpty else {
+            throw ConfigError(path: "storage.database", message: "is required with driver postgres (or a database in storage.url)")
+        }
+        guard (1...1000).contains(poolSize) else { throw ConfigError(path: "storage.pool_size", message: "must be between 1 and 1000") }
+        if let schema {
+            let valid = schema.utf8.count <= 63 && schema.first.map { $0 == "_" || ($0.isASCII && $0.isLowercase) } == true
+                && schema.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLowercase || $0.isNumber)) }
+            guard valid else {
+                throw ConfigError(path: "storage.schema", message: "must be a lower-case identifier (a-z, 0-9, _; at most 63 bytes), got '\(schema)'")
+            }
+        }
+        let endpoint: PostgresStorage.Configuration.Endpoint = socketDirectory.map { .unixSocket(path: "\($0)/.s.PGSQL.\(port)") }
+            ?? .tcp(host: host, port: port)
+        return PostgresStorage.Configuration(endpoint: endpoint, username: user, password: password, database: database,
+                                             schema: schema, poolSize: poolSize, tls: tls)
     }
 
     /// The folder that holds the database; generated secrets are kept beside it.

@@ -96,7 +96,7 @@ public enum ParleyMetrics {
     }
 
     private static let storageTimers: [String: Metrics.Timer] = Dictionary(uniqueKeysWithValues:
-        ["read", "write"].flatMap { operation in ["sqlite"].map { backend in
+        ["read", "write"].flatMap { operation in ["sqlite", "postgres"].map { backend in
             ("\(operation)/\(backend)", timer("parley_storage_query_duration_seconds", [("operation", operation), ("backend", backend)]))
         } })
 

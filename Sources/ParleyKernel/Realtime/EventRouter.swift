@@ -100,6 +100,10 @@ public struct RealtimeErrorPayload: Encodable, Sendable {
             message = "Resource already exists"
             code = "CONFLICT"
             errors = nil
+        case StorageError.invalidValue:
+            message = APIError.invalidText.message
+            code = APIError.invalidText.code
+            errors = nil
         default:
             logger.error("realtime handler failed: \(error)")
             message = "Internal server error"

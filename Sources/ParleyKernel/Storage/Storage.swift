@@ -104,6 +104,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
     case uniqueViolation(String)
     /// A FOREIGN KEY constraint refused the write (e.g. a message for a channel that was deleted).
     case foreignKeyViolation(String)
+    /// The database cannot store a value as given (PostgreSQL: a NUL character in text). Bad input: a 400.
+    case invalidValue(String)
     /// The database could not be reached or opened.
     case unavailable(String)
     case other(String)
@@ -112,6 +114,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .uniqueViolation(let detail): return "unique constraint violated: \(detail)"
         case .foreignKeyViolation(let detail): return "foreign key constraint violated: \(detail)"
+        case .invalidValue(let detail): return "value not storable: \(detail)"
         case .unavailable(let detail): return "storage unavailable: \(detail)"
         case .other(let detail): return detail
         }
