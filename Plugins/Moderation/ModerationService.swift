@@ -4,16 +4,20 @@ import ParleyKernel
 import ParleyMessaging
 import Synchronization
 
-/// When each member last posted in each slow-mode channel (memory only: a restart forgives the wait).
+/// When each member last posted in each slow-mode channel (memory only: a restart forgives the wait). Bounded:
+/// past `maxEntries`, entries whose window has passed (the same as absent ones) are dropped.
 final class SlowModeClock: Sendable {
-    private let lastPosts = Mutex<[String: Int64]>([:])
+    private let lastPosts = Mutex<[String: (at: Int64, windowMs: Int64)]>([:])
+    static let maxEntries = 100_000
 
     /// Records a post at `now` and returns nil, or returns how many milliseconds remain before the next one.
     func take(channelID: String, userID: String, seconds: Int, now: Int64) -> Int64? {
         let key = channelID + "|" + userID
+        let windowMs = Int64(seconds) * 1000
         return lastPosts.withLock { posts in
-            if let last = posts[key], now - last < Int64(seconds) * 1000 { return Int64(seconds) * 1000 - (now - last) }
-            posts[key] = now
+            if let last = posts[key], now - last.at < windowMs { return windowMs - (now - last.at) }
+            if posts.count >= Self.maxEntries { posts = posts.filter { now - $0.value.at < $0.value.windowMs } }
+            posts[key] = (now, windowMs)
             return nil
         }
     }

@@ -23,6 +23,17 @@ import Testing
         #expect(!WordFilter.isWord("two words") && !WordFilter.isWord("") && WordFilter.isWord("Ünïcode9"))
     }
 
+    @Test func slowModeCountsPerMemberAndChannel() {
+        let clock = SlowModeClock()
+        #expect(clock.take(channelID: "c", userID: "u", seconds: 10, now: 1_000) == nil)
+        #expect(clock.take(channelID: "c", userID: "u", seconds: 10, now: 4_000) == 7_000)
+        #expect(clock.take(channelID: "c", userID: "v", seconds: 10, now: 4_000) == nil)
+        #expect(clock.take(channelID: "d", userID: "u", seconds: 10, now: 4_000) == nil)
+        #expect(clock.take(channelID: "c", userID: "u", seconds: 10, now: 11_000) == nil)
+        clock.forget(channelID: "c")
+        #expect(clock.take(channelID: "c", userID: "u", seconds: 10, now: 11_001) == nil)
+    }
+
     @Test func blockedAndMaskedOverREST() async throws {
         try await TestApp.run(modules: Self.modules) { api in
             let alice = try await api.signUp("alice")
