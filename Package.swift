@@ -23,6 +23,7 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("ProfileSimple", ["ParleyMessaging", "ParleyDirect", "ParleyGroups"]),
     ("ProfileConversations", ["ParleyMessaging", "ParleyDirect"]),
     ("ProfileRooms", ["ParleyMessaging", "ParleyRooms", "ParleyFiles"]),
+    ("Moderation", ["ParleyMessaging"]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 

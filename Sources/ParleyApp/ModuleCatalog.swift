@@ -4,6 +4,7 @@ import ParleyDirect
 import ParleyFiles
 import ParleyGroups
 import ParleyMessaging
+import ParleyModeration
 import ParleyProfileConversations
 import ParleyProfileRooms
 import ParleyProfileSimple
@@ -25,5 +26,6 @@ extension ModuleCatalog {
         ModuleDescriptor(ProfileSimpleModule.self),
         ModuleDescriptor(ProfileConversationsModule.self),
         ModuleDescriptor(ProfileRoomsModule.self),
+        ModuleDescriptor(ModerationModule.self),
     ])
 }
