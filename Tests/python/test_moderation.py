@@ -9,13 +9,13 @@ order), plus a short grace period, as in the other suites.
 from __future__ import annotations
 
 import re
-import sqlite3
+import subprocess
 import time
 import unicodedata
 
 import requests
 
-from conftest import HTTP_TIMEOUT, _call, create_room, join_room, register_and_login, send_message
+from conftest import HTTP_TIMEOUT, _call, create_room, join_room, parley_binary, register_and_login, send_message
 from realtime_clients import SioClient, WsClient
 
 GRACE = 0.3
@@ -215,9 +215,12 @@ def test_reports_reach_channel_admins_only_and_server_admins_list_them(server):
     srv = server(modules=MODULES)
     owner, room, (member, reporter, staff) = setup_room(srv, "member", "reporter", "staff")
     rid = room["id"]
-    # `staff` is a server admin (users.role); no channel role in this room beyond MEMBER.
-    with sqlite3.connect(srv.manifest["storage"]["path"]) as db:
-        db.execute("UPDATE users SET role = 'ADMIN' WHERE id = ?", (staff["id"],))
+    # `staff` is a server admin (users.role, set by the operator's CLI on either storage driver); no channel role in
+    # this room beyond MEMBER.
+    manifest = sorted(srv.directory.glob("parley-*.yaml"))[-1]
+    promoted = subprocess.run([str(parley_binary()), "admin", "promote", staff["id"], "--config", str(manifest)],
+                              capture_output=True, text=True, timeout=60)
+    assert promoted.returncode == 0, promoted.stderr
     bad = send_message(srv.url, member["token"], rid, "buy cheap stuff")
 
     owner_ws = WsClient(srv.port, owner["token"])
