@@ -23,18 +23,18 @@ struct ConversationsDialect: EventDialect {
                 edited: data["editedAt"] is String, reply_to: data["parentId"] as? String)
             let notification = ConversationsWire.Notification(conversation_id: conversation, sender_email: message.sender_email,
                                                               sender_name: message.sender_name, message: text)
-            return Self.frame("new_message", message) + Self.frame("message_notification", notification, audience: .except(userID: senderID))
+            return DialectFrame.socketIO("new_message", payload: message) + DialectFrame.socketIO("message_notification", payload: notification, audience: .except(userID: senderID))
         case "typing:start", "typing:stop":
             guard let conversation = data["conversationId"] as? String, let user = data["userId"] as? String,
                   let email = directory.card(user)?.email else { return [] }
-            return Self.frame("user_typing", Typing(conversation_id: conversation, user_email: email, typing: event.name == "typing:start"))
+            return DialectFrame.socketIO("user_typing", payload: Typing(conversation_id: conversation, user_email: email, typing: event.name == "typing:start"))
         case "message:read":
             guard data["channelKind"] as? String == "direct", let conversation = data["channelId"] as? String,
                   let user = data["userId"] as? String, let email = directory.card(user)?.email else { return [] }
-            return Self.frame("marked_as_read", Read(conversation_id: conversation, user_email: email))
+            return DialectFrame.socketIO("marked_as_read", payload: Read(conversation_id: conversation, user_email: email))
         case "user:online", "user:offline":
             guard let user = data["userId"] as? String, let email = directory.card(user)?.email else { return [] }
-            return Self.frame(event.name == "user:online" ? "user_online" : "user_offline", Presence(email: email))
+            return DialectFrame.socketIO(event.name == "user:online" ? "user_online" : "user_offline", payload: Presence(email: email))
         default:
             return []
         }
@@ -55,8 +55,4 @@ struct ConversationsDialect: EventDialect {
         let email: String
     }
 
-    static func frame(_ name: String, _ payload: some Encodable, audience: DialectFrame.Audience = .everyone) -> [DialectFrame] {
-        guard let data = try? JSONBody.encode(payload) else { return [] }
-        return [DialectFrame.socketIO(name, dataJSON: String(decoding: data, as: UTF8.self), audience: audience)]
-    }
 }

@@ -18,7 +18,7 @@ struct RoomsDialect: EventDialect {
             let message = RoomsWire.RoomMessage(_id: id, content: data["content"] as? String ?? "",
                                                 sender: RoomsWire.Sender(_id: sender, username: directory.card(sender)?.username ?? ""),
                                                 room: room, createdAt: data["createdAt"] as? String ?? "")
-            return Self.frame("message", message)
+            return DialectFrame.socketIO("message", payload: message)
         case "file:shared":
             guard let room = data["roomId"] as? String, let file = data["file"] as? [String: Any], let id = file["id"] as? String,
                   let sharer = data["sharedBy"] as? String else { return [] }
@@ -28,7 +28,7 @@ struct RoomsDialect: EventDialect {
                                  mimetype: file["mimetype"] as? String ?? "", size: (file["size"] as? NSNumber)?.int64Value ?? 0,
                                  url: "\(filesPath)/\(id)"),
                 sender: RoomsWire.Sender(_id: sharer, username: directory.card(sharer)?.username ?? ""))
-            return Self.frame("fileUpload", shared, audience: .except(userID: sharer))
+            return DialectFrame.socketIO("fileUpload", payload: shared, audience: .except(userID: sharer))
         default:
             return []
         }
@@ -50,8 +50,4 @@ struct RoomsDialect: EventDialect {
         let sender: RoomsWire.Sender
     }
 
-    static func frame(_ name: String, _ payload: some Encodable, audience: DialectFrame.Audience = .everyone) -> [DialectFrame] {
-        guard let data = try? JSONBody.encode(payload) else { return [] }
-        return [DialectFrame.socketIO(name, dataJSON: String(decoding: data, as: UTF8.self), audience: audience)]
-    }
 }

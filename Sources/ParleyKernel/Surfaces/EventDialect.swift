@@ -48,6 +48,15 @@ public struct DialectFrame: Sendable {
     }
 }
 
+extension DialectFrame {
+    /// A Socket.IO EVENT carrying `payload` as its JSON data, as a dialect's rendering of one event (empty when the
+    /// payload cannot be encoded).
+    public static func socketIO(_ event: String, payload: some Encodable, audience: Audience = .everyone) -> [DialectFrame] {
+        guard let data = try? JSONBody.encode(payload) else { return [] }
+        return [socketIO(event, dataJSON: String(decoding: data, as: UTF8.self), audience: audience)]
+    }
+}
+
 /// A dialect frame rendered once and shared by all its receivers.
 struct RenderedDialectFrame: Sendable {
     let frame: SharedFrame
