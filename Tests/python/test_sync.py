@@ -5,6 +5,7 @@ commit at once misses nothing (on PostgreSQL, transactions commit out of sequenc
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import subprocess
 import threading
@@ -13,7 +14,7 @@ import uuid
 
 import requests
 
-from conftest import _api, _call, create_room, join_room, register_and_login, send_message
+from conftest import ParleyServer, _api, _call, create_room, join_room, register_and_login, send_message
 
 MODULES = {"messaging": {}, "rooms": {}, "groups": {}, "direct": {}}
 
@@ -153,10 +154,20 @@ def test_bad_cursors_and_limits_are_400s_naming_the_field_and_anonymous_is_401(s
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
 
 
-def test_a_reader_syncing_while_many_senders_commit_misses_nothing(server):
+def test_a_reader_syncing_while_many_senders_commit_misses_nothing(server, tmp_path):
     srv = server(modules=MODULES)
+    # A second node on the same database: its transactions commit concurrently with the first node's, so on
+    # PostgreSQL a change logged early may commit after one logged later (what the feed's positions must survive).
+    node_b = ParleyServer(tmp_path, copy.deepcopy(srv.manifest)).start()
+    try:
+        _many_senders(srv, node_b)
+    finally:
+        node_b.stop()
+
+
+def _many_senders(srv, node_b):
     alice = register_and_login(srv.url, "alice")
-    senders = [register_and_login(srv.url, f"s{i}") for i in range(6)]
+    senders = [register_and_login(srv.url, f"s{i}") for i in range(8)]
     room = create_room(srv.url, alice["token"])
     for sender in senders:
         join_room(srv.url, sender["token"], room["id"])
@@ -165,17 +176,17 @@ def test_a_reader_syncing_while_many_senders_commit_misses_nothing(server):
     sent: list[str] = []
     lock = threading.Lock()
 
-    def send_many(sender):
+    def send_many(sender, node):
         session = requests.Session()
-        for i in range(25):
-            response = session.post(f"{srv.api}/messages", headers={"Authorization": f"Bearer {sender['token']}"},
+        for i in range(30):
+            response = session.post(f"{node.api}/messages", headers={"Authorization": f"Bearer {sender['token']}"},
                                     json={"roomId": room["id"], "content": f"{sender['username']} {i}",
                                           "clientMessageId": uuid.uuid4().hex}, timeout=30)
             assert response.status_code == 201, response.text
             with lock:
                 sent.append(response.json()["data"]["id"])
 
-    threads = [threading.Thread(target=send_many, args=(s,)) for s in senders]
+    threads = [threading.Thread(target=send_many, args=(s, (srv, node_b)[i % 2])) for i, s in enumerate(senders)]
     for thread in threads:
         thread.start()
     seen: set[str] = set()
@@ -187,7 +198,7 @@ def test_a_reader_syncing_while_many_senders_commit_misses_nothing(server):
         thread.join()
     changes, cursor = _drain(srv, alice["token"], cursor, limit=7)
     seen |= set(_messages(changes))
-    assert len(sent) == 150
+    assert len(sent) == 240
     assert set(sent) <= seen, f"{len(set(sent) - seen)} committed messages never reached the feed"
 
 
