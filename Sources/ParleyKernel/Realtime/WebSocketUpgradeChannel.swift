@@ -74,8 +74,13 @@ struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
         self.decide = decide
     }
 
+    /// Reads start small: a channel keeps its receive buffer between reads, so NIO's default first size (2 KiB)
+    /// is memory held by every idle connection. The allocator doubles it after a read that fills it.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             // Over its address's cap: answered 429 by the front door as soon as it opens, then closed.
             var overCap = false
             if connections.limit > 0, let address = channel.remoteAddress?.ipAddress {
