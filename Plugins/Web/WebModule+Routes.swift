@@ -57,7 +57,7 @@ struct WebRoutes: Sendable {
     static func respond(_ asset: WebAsset, to request: Request, page: Bool) -> Response {
         var headers: HTTPFields = [.eTag: asset.etag, .cacheControl: "no-cache", nosniff: "nosniff", referrer: "no-referrer"]
         if page {
-            headers[csp] = policy(host: request.headers[.host] ?? request.head.authority)
+            headers[csp] = policy(host: request.head.authority)
             headers[frameOptions] = "DENY"
         }
         if let tags = request.headers[.ifNoneMatch], tags.split(separator: ",").contains(where: {

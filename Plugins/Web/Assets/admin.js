@@ -81,14 +81,18 @@
     $('stat-transports').textContent = Object.keys(by).length ? Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
     $('stat-transports').dataset.ws = String(by.ws || 0);
     const rates = data.rates || {};
-    $('stat-mps').textContent = number(rates.messagesPerSecond);
-    $('stat-dps').textContent = number(rates.deliveriesPerSecond);
+    // Messages sent per second (older servers name them broadcasts, or list them under perSecond).
+    const messages = rates.messagesPerSecond ?? (rates.perSecond || {}).messages ?? rates.broadcastsPerSecond ?? 0;
+    const deliveries = rates.deliveriesPerSecond ?? 0;
+    $('stat-mps').textContent = number(messages);
+    $('stat-dps').textContent = number(deliveries);
     const latency = rates.deliveryLatencyMs || {};
     $('stat-latency').textContent = `${number(latency.p50)} / ${number(latency.p99)} ms`;
-    samples.push({ messages: rates.messagesPerSecond || 0, deliveries: rates.deliveriesPerSecond || 0 });
+    samples.push({ messages, deliveries });
     while (samples.length > MAX_SAMPLES) samples.shift();
     drawChart();
-    renderModules(data.modules || []);
+    const kernel = data.kernel ? [{ id: 'kernel', enabled: true, requires: [], config: data.kernel }] : [];
+    renderModules(kernel.concat(data.modules || []));
   }
 
   /* A two-line chart drawn on the canvas: no library. Scales to the largest value shown. */

@@ -84,12 +84,17 @@
 
   // ---------------------------------------------------------------- sidebar
 
+  let sidebarGeneration = 0;
+
+  /* The three lists with their unread counts. Only the newest call's answer is applied (an older one may be stale). */
   async function loadSidebar() {
+    const generation = ++sidebarGeneration;
     const lists = [api.get('rooms?limit=100')];
     lists.push(state.features.groups ? api.get('groups?limit=100') : Promise.resolve(null));
     lists.push(state.features.direct ? api.get('conversations?limit=100') : Promise.resolve(null));
     try {
       const [rooms, groups, conversations] = await Promise.all(lists);
+      if (generation !== sidebarGeneration) return;
       const seen = new Set();
       for (const room of rooms.data || []) {
         if (!room.isMember) continue;
@@ -137,7 +142,8 @@
       channel.kind === 'direct' ? el('span', { class: `dot${online ? ' online' : ''}`, 'data-user': channel.otherUserId,
                                                 'aria-label': online ? 'online' : 'offline', role: 'img' }) : null,
       el('span', { class: 'name', text: label }),
-      channel.unread > 0 ? el('span', { class: 'badge', 'aria-label': `${channel.unread} unread`, text: String(channel.unread) }) : null);
+      channel.unread > 0 ? el('span', { class: 'badge', 'data-count': channel.unread }, String(channel.unread),
+                              el('span', { class: 'visually-hidden', text: ' unread' })) : null);
       lists[channel.kind].append(el('li', {}, button));
     }
   }
@@ -386,7 +392,7 @@
       el('span', { class: 'sender', 'data-user': message.senderId, text: user.username || '…' }),
       el('time', { datetime: message.createdAt, text: time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }),
       message.editedAt && !message.isDeleted ? el('span', { class: 'edited', text: '(edited)' }) : null,
-      mine ? el('span', { class: 'ticks', 'data-status': message.status, 'aria-label': statusLabel(message.status),
+      mine ? el('span', { class: 'ticks', role: 'img', 'data-status': message.status, 'aria-label': statusLabel(message.status),
                           title: statusLabel(message.status), text: message.status === 'SENT' ? '✓' : '✓✓' }) : null),
     message.parentId ? el('div', { class: 'reply-to', text: `↪ ${parent ? (parent.isDeleted ? 'deleted message' : parent.content.slice(0, 80)) : 'a message'}` }) : null,
     el('div', { class: 'msg-body', text: message.isDeleted ? 'This message was deleted' : message.content }),
@@ -800,7 +806,7 @@
     try {
       const res = await api.request('POST', 'files', form);
       const stored = res.data;
-      const type = (stored.mimeType || file.type || '').startsWith('image/') ? 'IMAGE' : 'FILE';
+      const type = (stored.mimetype || stored.mimeType || file.type || '').startsWith('image/') ? 'IMAGE' : 'FILE';
       send(channel.id, { ...target(channel), content: file.name, type, metadata: { fileId: stored.id }, clientMessageId: Parley.clientID() });
     } catch (error) { $('composer-error').textContent = `Upload failed: ${error.message}`; }
   }
@@ -874,6 +880,13 @@
     $('toggle-sidebar').addEventListener('click', () => {
       const open = document.body.classList.toggle('sidebar-open');
       $('toggle-sidebar').setAttribute('aria-expanded', String(open));
+    });
+    // Leaving the page ends its connection at once (a clean close, not a dropped TCP connection found out later).
+    window.addEventListener('pagehide', () => {
+      const socket = state.socket;
+      state.socket = null;
+      state.socketOpen = false;
+      if (socket) socket.close(1000, 'page closed');
     });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible' && state.current) {
