@@ -174,6 +174,7 @@ def assert_no_horizontal_scroll(driver, page: str):
 
 def screenshot(driver, name: str):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(SCREENSHOTS / name))
 
 

@@ -130,7 +130,7 @@
     $('module-list').replaceChildren(...modules.map(module => el('div', { class: 'module', 'data-module': module.id },
       el('h3', {}, `${module.id} `, el('small', { text: module.enabled === false ? '(off)' : '(on)' })),
       module.requires && module.requires.length ? el('p', { text: `requires ${module.requires.join(', ')}` }) : null,
-      el('pre', { class: 'module-config', text: JSON.stringify(module.config || {}, null, 2) }))));
+      module.config ? el('pre', { class: 'module-config', text: JSON.stringify(module.config, null, 2) }) : null)));
   }
 
   async function loadRoutes() {
