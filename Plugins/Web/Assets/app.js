@@ -748,6 +748,8 @@
           more = res.data.hasMore;
         }
         await loadSidebar();
+        // Read positions in a room or group decide ticks only all together: the open channel's newest page says.
+        if (state.current) await refetch(state.current);
         return;
       } catch (error) {
         if (error.status !== 410) { await refetchLoaded(); return; }
@@ -764,15 +766,17 @@
   }
 
   async function refetchLoaded() {
-    for (const [channelId, store] of state.histories) {
-      const channel = state.channels.get(channelId);
-      if (!channel || !store.loaded) continue;
-      try {
-        const res = await api.get(`${historyPath(channel)}?limit=50`);
-        for (const message of res.data || []) upsertMessage(message);
-      } catch (_) { /* next reconnect */ }
-    }
-    if (state.current) renderMessages();
+    for (const [channelId, store] of state.histories) if (store.loaded) await refetch(channelId);
+  }
+
+  /* The newest page of one channel again, merged (upserts). */
+  async function refetch(channelId) {
+    const channel = state.channels.get(channelId);
+    if (!channel) return;
+    try {
+      const res = await api.get(`${historyPath(channel)}?limit=50`);
+      for (const message of res.data || []) upsertMessage(message);
+    } catch (_) { /* the next reconnect tries again */ }
   }
 
   function applyChange(change) {
