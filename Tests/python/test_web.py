@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import websocket
 from axe_selenium_python import Axe
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -311,9 +312,9 @@ def test_chat_app_in_three_browsers(server, browsers):
 
     # An image through the file picker, and one dropped on the history: the other side sees previews.
     image = Path(srv.directory) / "square.png"
-    image.write_bytes(png(24, 16, (200, 40, 40)))
+    image.write_bytes(png(160, 100, (200, 60, 40)))
     by_id(a, "file-input").send_keys(str(image))
-    until(b, lambda: any(m["image"] and m["image"]["src"].startswith("blob:") and m["image"]["width"] == 24 for m in messages(b)),
+    until(b, lambda: any(m["image"] and m["image"]["src"].startswith("blob:") and m["image"]["width"] == 160 for m in messages(b)),
           "Bob never saw the picked image's preview")
     a.execute_script("""
         const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
@@ -330,6 +331,7 @@ def test_chat_app_in_three_browsers(server, browsers):
 
     assert_accessible(b, "chat app")
     assert_no_horizontal_scroll(b, "chat app")
+    b.execute_script("document.getElementById('drop-zone').scrollTop = 1e9")
     screenshot(b, "chat.png")
 
     # The socket cut: the server goes away; changes happen on a second process; the server comes back.
@@ -391,6 +393,26 @@ def test_chat_app_in_three_browsers(server, browsers):
     wait_online(a)
     channel_id(a, carol_name)
     assert badge(a, conversation) is None
+
+    # Infinite scroll: a long history loads its newest page, then older pages as the pane scrolls to the top.
+    token = login(srv.url, alice["email"])["accessToken"]
+    long_room = rest(srv.url, "POST", "rooms", token, {"name": f"history-{uuid.uuid4().hex[:5]}"})["data"]
+    for i in range(45):
+        rest(srv.url, "POST", "messages", token, {"roomId": long_room["id"], "content": f"old {i}"})
+    a.refresh()
+    wait_online(a)
+    channel_id(a, long_room["name"])
+    open_channel(a, long_room["id"])
+    until(a, lambda: message_with(a, "old 44"), "the newest page did not load")
+    assert not message_with(a, "old 0"), "the first page should not hold the whole history"
+    for _ in range(10):
+        if message_with(a, "old 0"):
+            break
+        a.execute_script("document.getElementById('drop-zone').scrollTop = 0")
+        until(a, lambda: a.execute_script("return document.getElementById('drop-zone').scrollTop > 0") or message_with(a, "old 0"),
+              "no older page loaded", timeout=20)
+    bodies = [m["body"] for m in messages(a)]
+    assert [f"old {i}" for i in range(45)] == [body for body in bodies if body.startswith("old ")], "history out of order or repeated"
 
 
 @pytest.mark.timeout(600)
@@ -455,7 +477,15 @@ def test_operator_console(server, browsers):
     assert requests.get(f"{srv.api}/rooms/{made['id']}", headers={"Authorization": f"Bearer {room['token']}"},
                         timeout=HTTP_TIMEOUT).status_code == 404
 
-    until(console, lambda: by_id(console, "stat-mps").text != "–", "no rates")
-    assert_accessible(console, "console")
-    assert_no_horizontal_scroll(console, "console")
-    screenshot(console, "console.png")
+    # Some traffic for the rates: a realtime client in a room that gets messages.
+    busy = rest(srv.url, "POST", "rooms", room["token"], {"name": f"busy-{uuid.uuid4().hex[:5]}"})["data"]
+    listener = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/ws?token={room['token']}", timeout=HTTP_TIMEOUT)
+    try:
+        for i in range(12):
+            rest(srv.url, "POST", "messages", room["token"], {"roomId": busy["id"], "content": f"traffic {i}"})
+        until(console, lambda: by_id(console, "stat-mps").text not in ("–", "0.0"), "no message rate shown")
+        assert_accessible(console, "console")
+        assert_no_horizontal_scroll(console, "console")
+        screenshot(console, "console.png")
+    finally:
+        listener.close()
