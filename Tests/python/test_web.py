@@ -364,6 +364,18 @@ def test_chat_app_in_three_browsers(server, browsers):
     assert len(ids) == len(set(ids)), "a message is shown twice"
     wait_online(a)
 
+    # A group: Alice creates it and adds Bob by username; he finds it in his sidebar with its unread message.
+    group_name = f"team-{uuid.uuid4().hex[:5]}"
+    by_id(a, "group-name").send_keys(group_name + Keys.ENTER)
+    until(a, lambda: by_id(a, "channel-title").text == group_name, "the group did not open")
+    by_id(a, "member-who").send_keys(bob["username"] + Keys.ENTER)
+    until(a, lambda: "was added" in by_id(a, "composer-error").text, "Bob was not added")
+    group = channel_id(b, group_name)
+    send(a, "welcome to the group")
+    until(b, lambda: badge(b, group) == "1", "no unread badge on Bob's group")
+    assert by_id(a, "call-button").is_displayed(), "calls are on: a group has a call button"
+    open_channel(a, room)
+
     # A third session opens a direct conversation with Alice: her badge counts up, then clears when she looks.
     c = browsers()
     c.get(srv.url + "/")

@@ -209,12 +209,7 @@
     try {
       let body;
       if (who.includes('@')) body = { email: who };
-      else {
-        const found = await api.get(`users?query=${encodeURIComponent(who)}&limit=20`);
-        const user = (found.data || []).find(u => u.username.toLowerCase() === who.toLowerCase());
-        if (!user) throw new Error(`No user named ${who}`);
-        body = { userId: user.id };
-      }
+      else body = { userId: (await findUser(who)).id };
       const res = await api.post('conversations', body);
       const conversation = res.data;
       const other = (conversation.participants || []).find(p => p.id !== Parley.user.id) || conversation.participants[0];
@@ -225,6 +220,28 @@
       renderSidebar();
       openChannel(conversation.id);
     } catch (error) { $('sidebar-error').textContent = error.message; }
+  }
+
+  /* The user an e-mail or a username names (the users search covers both). */
+  async function findUser(who) {
+    const found = await api.get(`users?query=${encodeURIComponent(who)}&limit=20`);
+    const wanted = who.toLowerCase();
+    const user = (found.data || []).find(u => u.username.toLowerCase() === wanted || (u.email || '').toLowerCase() === wanted);
+    if (!user) throw new Error(`Nobody is called ${who}`);
+    return user;
+  }
+
+  async function addMember(event) {
+    event.preventDefault();
+    const channel = state.channels.get(state.current);
+    const who = $('member-who').value.trim();
+    if (!channel || channel.kind !== 'group' || !who) return;
+    try {
+      const user = await findUser(who);
+      await api.post(`groups/${channel.id}/members`, { userId: user.id });
+      $('member-who').value = '';
+      $('composer-error').textContent = `${user.username} was added to ${channel.name}.`;
+    } catch (error) { $('composer-error').textContent = error.message; }
   }
 
   // ---------------------------------------------------------------- users and presence
@@ -322,6 +339,7 @@
     $('channel-title').textContent = channel ? (channel.kind === 'room' ? `# ${channel.name}` : channel.name) : 'Pick a conversation';
     $('composer').hidden = !channel;
     $('call-button').hidden = !(channel && state.features.calls && channel.kind !== 'room');
+    $('member-add').hidden = !(channel && channel.kind === 'group');
     $('messages').replaceChildren();
     $('load-older').hidden = true;
     renderTyping();
@@ -879,6 +897,7 @@
     zone.addEventListener('scroll', () => { if (zone.scrollTop < 60 && state.current) loadHistory(state.current, true); });
     $('load-older').addEventListener('click', () => state.current && loadHistory(state.current, true));
     $('call-button').addEventListener('click', startCall);
+    $('member-add').addEventListener('submit', addMember);
     $('search-form').addEventListener('submit', search);
     $('close-search').addEventListener('click', () => { $('search-results').hidden = true; $('search-input').focus(); });
     $('toggle-sidebar').addEventListener('click', () => {
