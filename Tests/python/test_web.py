@@ -173,6 +173,12 @@ def assert_no_horizontal_scroll(driver, page: str):
         driver.set_window_size(size["width"], size["height"])
 
 
+def assert_no_csp_violations(driver, page: str):
+    """The pages run under their strict policy without tripping it (Chrome logs every refusal)."""
+    refused = [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+    assert not refused, f"{page}: {refused}"
+
+
 def screenshot(driver, name: str):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.execute_script("window.scrollTo(0, 0)")
@@ -234,9 +240,12 @@ def test_pages_assets_and_headers(server):
     for path in ("/web/nothing.js", "/web/..%2fWebModule.swift", "/no-such-page"):
         missing = requests.get(srv.url + path, timeout=HTTP_TIMEOUT)
         assert missing.status_code == 404 and missing.json()["success"] is False, path
-    # Off in the manifest: no pages (the JSON 404 of an unknown path).
+    # Off in the manifest: no pages (the JSON 404 of an unknown path); `console: false` leaves the chat app alone.
     bare = server(modules={"messaging": {}, "rooms": {}})
     assert requests.get(bare.url + "/", timeout=HTTP_TIMEOUT).status_code == 404
+    chat_only = server(modules={"messaging": {}, "rooms": {}, "web": {"console": False}})
+    assert requests.get(chat_only.url + "/", timeout=HTTP_TIMEOUT).status_code == 200
+    assert requests.get(chat_only.url + "/admin", timeout=HTTP_TIMEOUT).status_code == 404
 
 
 @pytest.mark.timeout(900)
@@ -333,6 +342,8 @@ def test_chat_app_in_three_browsers(server, browsers):
     assert_no_horizontal_scroll(b, "chat app")
     b.execute_script("document.getElementById('drop-zone').scrollTop = 1e9")
     screenshot(b, "chat.png")
+    assert_no_csp_violations(a, "chat app")
+    assert_no_csp_violations(b, "chat app")
 
     # The socket cut: the server goes away; changes happen on a second process; the server comes back.
     old_edit = message_with(b, "Are you there?")
@@ -499,5 +510,6 @@ def test_operator_console(server, browsers):
         assert_accessible(console, "console")
         assert_no_horizontal_scroll(console, "console")
         screenshot(console, "console.png")
+        assert_no_csp_violations(console, "console")
     finally:
         listener.close()

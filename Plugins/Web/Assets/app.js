@@ -60,7 +60,9 @@
     state.started = false;
     if (state.socket) { const socket = state.socket; state.socket = null; socket.close(); }
     clearTimeout(state.reconnectTimer);
-    state.channels.clear(); state.histories.clear(); state.pending.clear(); state.current = null;
+    state.channels.clear(); state.histories.clear(); state.pending.clear(); state.typing.clear(); state.current = null;
+    for (const url of state.fileURLs.values()) url.then(u => u && URL.revokeObjectURL(u));
+    state.fileURLs.clear();
     $('messages').replaceChildren(); $('room-list').replaceChildren(); $('group-list').replaceChildren(); $('direct-list').replaceChildren();
     $('chat-view').hidden = true;
     Parley.showAuth(reason || null);
@@ -911,6 +913,8 @@
       state.socketOpen = false;
       if (socket) socket.close(1000, 'page closed');
     });
+    // Back from the back-forward cache: the socket was closed on the way out.
+    window.addEventListener('pageshow', (event) => { if (event.persisted && state.started) connect(); });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible' && state.current) {
         const channel = state.channels.get(state.current);
