@@ -159,8 +159,8 @@ def assert_accessible(driver, page: str):
     assert not bad, f"{page}: " + axe.report(bad)
 
 
-def assert_no_horizontal_scroll(driver, page: str):
-    """At a phone's 390x844 CSS pixels the page fits its width."""
+def assert_no_horizontal_scroll(driver, page: str, also=None):
+    """At a phone's 390x844 CSS pixels the page fits its width (then `also()` runs at that size)."""
     size = driver.get_window_size()
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
@@ -168,6 +168,8 @@ def assert_no_horizontal_scroll(driver, page: str):
         metrics = until(driver, lambda: driver.execute_script(
             "return innerWidth === 390 ? [document.documentElement.scrollWidth, innerWidth] : null"), "no 390px viewport")
         assert metrics[0] <= metrics[1], f"{page} scrolls sideways at 390x844: scrollWidth {metrics[0]} > {metrics[1]}"
+        if also:
+            also()
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         driver.set_window_size(size["width"], size["height"])
@@ -339,7 +341,17 @@ def test_chat_app_in_three_browsers(server, browsers):
     by_id(a, "close-search").click()
 
     assert_accessible(b, "chat app")
-    assert_no_horizontal_scroll(b, "chat app")
+
+    def phone_drawer():
+        # On a phone the conversations are a drawer: by keyboard it opens with focus inside, Escape closes it.
+        assert not by_id(b, "sidebar").is_displayed()
+        by_id(b, "toggle-sidebar").send_keys(Keys.ENTER)
+        until(b, lambda: by_id(b, "sidebar").is_displayed(), "the drawer did not open")
+        assert b.switch_to.active_element.get_attribute("data-channel"), "focus did not move into the drawer"
+        ActionChains(b).send_keys(Keys.ESCAPE).perform()
+        until(b, lambda: not by_id(b, "sidebar").is_displayed(), "Escape did not close the drawer")
+        assert b.switch_to.active_element.get_attribute("id") == "toggle-sidebar"
+    assert_no_horizontal_scroll(b, "chat app", also=phone_drawer)
     b.execute_script("document.getElementById('drop-zone').scrollTop = 1e9")
     screenshot(b, "chat.png")
     assert_no_csp_violations(a, "chat app")

@@ -902,9 +902,18 @@
     $('member-add').addEventListener('submit', addMember);
     $('search-form').addEventListener('submit', search);
     $('close-search').addEventListener('click', () => { $('search-results').hidden = true; $('search-input').focus(); });
+    // On a phone the sidebar is a drawer: opening it moves focus into it, Escape closes it and returns focus.
     $('toggle-sidebar').addEventListener('click', () => {
       const open = document.body.classList.toggle('sidebar-open');
       $('toggle-sidebar').setAttribute('aria-expanded', String(open));
+      if (open) ($('sidebar').querySelector('button.channel') || $('room-name')).focus();
+    });
+    $('sidebar').addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && document.body.classList.contains('sidebar-open')) {
+        document.body.classList.remove('sidebar-open');
+        $('toggle-sidebar').setAttribute('aria-expanded', 'false');
+        $('toggle-sidebar').focus();
+      }
     });
     // Leaving the page ends its connection at once (a clean close, not a dropped TCP connection found out later).
     window.addEventListener('pagehide', () => {
