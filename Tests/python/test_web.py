@@ -362,6 +362,9 @@ def test_chat_app_in_three_browsers(server, browsers):
     assert old_edit
     srv.stop()
     until(b, lambda: by_id(b, "connection").text != "Online", "Bob's page did not notice the closed socket")
+    # Written while offline: kept pending with its clientMessageId, sent once the socket is back.
+    send(b, "typed while offline")
+    until(b, lambda: any(m["pending"] and m["body"] == "typed while offline" for m in messages(b)), "no pending message")
     interim = ParleyServer(srv.directory, _merge(srv.manifest, {"server": {"port": 0}})).start()
     try:
         token = login(interim.url, alice["email"])["accessToken"]
@@ -383,6 +386,9 @@ def test_chat_app_in_three_browsers(server, browsers):
                 and [m for m in shown if m["id"] == sent[2]["id"]][0]["deleted"]
                 and bodies.count("Are you there? (edited meanwhile)") == 1 and "Are you there?" not in bodies)
     until(b, caught_up, "Bob's page did not catch up once with what changed while it was disconnected")
+    until(b, lambda: message_with(b, "typed while offline") and not any(m["pending"] for m in messages(b)), "the offline message was not sent")
+    wait_online(a)
+    until(a, lambda: [m["body"] for m in messages(a)].count("typed while offline") == 1, "Alice did not get the offline message once")
     ids = [m["id"] for m in messages(b) if m["id"]]
     assert len(ids) == len(set(ids)), "a message is shown twice"
     wait_online(a)
