@@ -100,3 +100,40 @@ def test_the_connect_reply_comes_first_when_a_room_connects_at_once(server):
             ws.sock.close()
     assert len(first_packets) == 100
     assert [p[:60] for p in first_packets if not p.startswith(b'40{"sid":')] == []
+
+
+def test_no_connect_within_the_connect_timeout_closes_and_a_connect_keeps_it(target):
+    """The Socket.IO connect timeout (1 s in the suites' manifest) runs on an event-loop timer: a session that
+    never sends CONNECT is closed after it; one that does is not."""
+    sio = Target(target.http, "/socket.io/")
+    try:
+        silent = sio.open_ws("EIO=4&transport=websocket", timeout=10)
+        assert silent.recv().startswith("0{")
+        connected = sio.open_ws("EIO=4&transport=websocket", timeout=10)
+        assert connected.recv().startswith("0{")
+        connected.send("40")
+        assert connected.recv().startswith("40{")
+        # The silent one is closed by the server within the timeout (plus slack for a loaded machine).
+        silent.settimeout(10)
+        closed = False
+        try:
+            while True:
+                if silent.recv() in ("", None):
+                    closed = True
+                    break
+        except websocket.WebSocketConnectionClosedException:
+            closed = True
+        assert closed
+        # Past the timeout the connected one is still open: we answer its pings for 1.5 s more, and it keeps pinging.
+        connected.settimeout(5)
+        until = time.monotonic() + 1.5
+        pings_after_timeout = 0
+        while time.monotonic() < until:
+            frame = connected.recv()
+            assert frame not in ("", None), "the server closed a connected session"
+            if frame == "2":
+                connected.send("3")
+                pings_after_timeout += 1
+        assert pings_after_timeout >= 2
+    finally:
+        sio.close()

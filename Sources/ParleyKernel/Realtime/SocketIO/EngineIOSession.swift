@@ -302,10 +302,11 @@ final class EngineIOSession: Sendable {
 
     // MARK: Heartbeat and close
 
-    /// Heartbeat timers run on an event loop: a scheduled task per session, not a sleeping Swift task.
-    private static let timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    /// Heartbeat timers run on an event loop: a scheduled task per session, not a sleeping Swift task (whose
+    /// dispatch timer and task stay allocated until the deadline even when cancelled).
+    static let timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
 
-    private static func amount(_ duration: Duration) -> TimeAmount {
+    static func amount(_ duration: Duration) -> TimeAmount {
         .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Logging
+import NIOCore
 import Synchronization
 
 /// An event a client emitted on a namespace. Arguments stay raw JSON text (placeholders for binary
@@ -114,7 +115,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
             var sockets: [String: SocketIOSocket] = [:]
             var pending: (packet: SocketIOPacket, attachments: [[UInt8]])?
             var everConnected = false
-            var connectTimeout: Task<Void, Never>?
+            var connectTimeout: Scheduled<Void>?
         }
         let value = Mutex(Value())
     }
@@ -132,9 +133,8 @@ final class SocketIOEngineHandler: EngineIOHandler {
         let state = state(session)
         // No CONNECT within the connect timeout: close, as the reference server does.
         let timeout = session.settings.connectTimeout
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled, !state.value.withLock({ $0.everConnected }) { session.close(.serverClose) }
+        let timer = EngineIOSession.timerLoop.scheduleTask(in: EngineIOSession.amount(timeout)) {
+            if !state.value.withLock({ $0.everConnected }) { session.close(.serverClose) }
         }
         state.value.withLock { $0.connectTimeout = timer }
     }
@@ -192,13 +192,13 @@ final class SocketIOEngineHandler: EngineIOHandler {
                 session.send([.message(reply.encoded())])
                 return
             }
-            let timer = state.value.withLock { value -> Task<Void, Never>? in
+            let timer = state.value.withLock { value -> Scheduled<Void>? in
                 value.sockets[packet.namespace] = socket
                 value.everConnected = true
                 defer { value.connectTimeout = nil }
                 return value.connectTimeout
             }
-            timer?.cancel()  // no need to keep a sleeping task per connection
+            timer?.cancel()
             if session.isClosed {
                 // Closed while authorizing: `closed` has already run and could not see this socket.
                 await namespace.disconnected(socket)
