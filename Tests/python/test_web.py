@@ -1,10 +1,11 @@
 """The web module in a real browser (issue 16): headless Chromium driven by Selenium against the real binary.
 
-Two long tests, since a browser is slow to start: the chat app (three sessions: sign-up, rooms, live messages,
-typing, presence, ticks, reactions, edits, deletes, an image, a reconnect with catch-up, a direct conversation's
-unread badge, a call button) and the operator console (live connection count, deactivation, masked secrets, a
-non-admin refused). axe-core (from axe-selenium-python) checks the sign-in page, the chat app and the console;
-each page is checked for horizontal scroll at 390x844. Screenshots go to docs/screenshots/.
+Two long browser tests (a browser is slow to start) and one without: the chat app (three sessions: sign-up, rooms,
+groups, live messages, typing, presence, ticks, reactions, replies, edits, deletes, images, search, infinite scroll,
+a reconnect with catch-up, a direct conversation's unread badge, call buttons) and the operator console (live
+connection count, deactivation, masked secrets, a non-admin refused, room deletion). axe-core (from
+axe-selenium-python) checks the sign-in page, the chat app and the console; each page is checked for horizontal
+scroll at 390x844, and the browser's log for Content-Security-Policy refusals. Screenshots go to docs/screenshots/.
 
 The socket cut: the server is stopped (SIGTERM: every socket gets the going-away close from the server), a second
 `parley` process on the same database takes the changes made meanwhile (sent, edited and deleted over REST), then
