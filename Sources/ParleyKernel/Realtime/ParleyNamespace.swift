@@ -22,7 +22,7 @@ struct ParleyNamespace: SocketIONamespace {
 
     func authorize(_ socket: SocketIOSocket) async throws {
         let token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
-            ?? bearerToken(fromAuthorization: socket.handshakeHeaders[.authorization])
+            ?? bearerToken(fromAuthorization: socket.handshakeAuthorization)
         let identity = try await endpoint.authenticate(token, tokenHint: "auth.token")
         // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
         // The sink holds the socket strongly (a weak reference costs every delivery a side-table load);

@@ -64,7 +64,7 @@ struct SurfaceNamespace: SocketIONamespace {
 
     func authorize(_ socket: SocketIOSocket) async throws {
         let token = socket.auth.flatMap { try? JSONDecoder().decode(ParleyNamespace.AuthPayload.self, from: Data($0.utf8)) }?.token
-            ?? bearerToken(fromAuthorization: socket.handshakeHeaders[.authorization])
+            ?? bearerToken(fromAuthorization: socket.handshakeAuthorization)
         let identity = try await endpoint.authenticate(token, tokenHint: "auth.token")
         let dialect = self.dialect
         let userID = identity.userID

@@ -55,7 +55,7 @@ final class EngineIOServer: UpgradeEndpoint {
 
     /// Registers a new session and starts its heartbeat and inbound processing.
     fileprivate func open(transport: EngineIOSession.Transport, headers: HTTPFields) async -> EngineIOSession {
-        let session = EngineIOSession(transport: transport, handshakeHeaders: headers, settings: settings, logger: logger, handler: handler)
+        let session = EngineIOSession(transport: transport, handshakeAuthorization: headers[.authorization], settings: settings, logger: logger, handler: handler)
         sessions.withLock { $0[session.sid] = session }
         session.onClose { [weak self] _ in
             guard let self else { return }

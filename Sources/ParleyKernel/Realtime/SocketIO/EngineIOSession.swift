@@ -68,8 +68,9 @@ final class EngineIOSession: Sendable {
     static let maxPacketsPerPoll = 16
 
     let sid: String
-    /// Headers of the handshake request: later polls may not carry them (python-socketio sends them once).
-    let handshakeHeaders: HTTPFields
+    /// The handshake request's `Authorization` header, the one header read later (at CONNECT): later polls may not
+    /// carry it (python-socketio sends it once). Only it is kept, not the whole head: memory per idle session.
+    let handshakeAuthorization: String?
     let settings: EngineIOSettings
     let logger: Logger
     private let state: Mutex<State>
@@ -78,10 +79,10 @@ final class EngineIOSession: Sendable {
     /// Per-session storage for the layer above (Socket.IO keeps its namespaces here).
     let attachment = Mutex<(any Sendable)?>(nil)
 
-    init(transport: Transport, handshakeHeaders: HTTPFields, settings: EngineIOSettings, logger: Logger, handler: any EngineIOHandler) {
+    init(transport: Transport, handshakeAuthorization: String?, settings: EngineIOSettings, logger: Logger, handler: any EngineIOHandler) {
         self.handler = handler
         sid = Self.makeSID()
-        self.handshakeHeaders = handshakeHeaders
+        self.handshakeAuthorization = handshakeAuthorization
         self.settings = settings
         var logger = logger
         logger[metadataKey: "eio.sid"] = "\(sid)"

@@ -17,9 +17,12 @@ public struct SocketIOEvent: Sendable {
 public final class SocketIOSocket: Sendable {
     public let namespace: String
     public let id: String
-    /// The CONNECT payload (`auth`), raw JSON; nil when the client sent none.
-    public let auth: String?
-    public let handshakeHeaders: HTTPFields
+    /// The CONNECT payload (`auth`, raw JSON; nil when the client sent none) and the handshake's `Authorization`
+    /// header: what `authorize` and `connected` read. Let go once `connected` returns: an access token per idle
+    /// connection is memory held for nothing.
+    private let handshake: Mutex<(auth: String?, authorization: String?)?>
+    public var auth: String? { handshake.withLock { $0?.auth } }
+    public var handshakeAuthorization: String? { handshake.withLock { $0?.authorization } }
     let session: EngineIOSession
     /// Whatever the namespace keeps per socket (Parley's namespace keeps the realtime connection).
     public let context = Mutex<(any Sendable)?>(nil)
@@ -27,8 +30,7 @@ public final class SocketIOSocket: Sendable {
     init(namespace: String, auth: String?, session: EngineIOSession) {
         self.namespace = namespace
         self.id = EngineIOSession.makeSID()
-        self.auth = auth
-        self.handshakeHeaders = session.handshakeHeaders
+        handshake = Mutex((auth, session.handshakeAuthorization))
         self.session = session
     }
 
@@ -63,6 +65,10 @@ public final class SocketIOSocket: Sendable {
     }
 
     /// The CONNECT reply has been sent: release what waited for it.
+    func releaseHandshake() {
+        handshake.withLock { $0 = nil }
+    }
+
     func markReady() {
         early.withLock { early in
             early.ready = true
@@ -210,6 +216,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
             socket.send(kind: .connect, ackID: nil, payload: "{\"sid\":\"\(socket.id)\"}", flushNow: true)
             socket.markReady()
             await namespace.connected(socket)
+            socket.releaseHandshake()
         case .disconnect:
             guard let socket = existing else { session.close(.parseError); return }
             state.value.withLock { _ = $0.sockets.removeValue(forKey: packet.namespace) }
