@@ -66,7 +66,7 @@ import Testing
 
     @Test func socketIORefusesAMissingTokenInItsOwnWords() async throws {
         let namespace = ParleyNamespace(endpoint: await Self.endpoint())
-        let session = EngineIOSession(transport: .polling, handshakeHeaders: [:], settings: Self.engineSettings,
+        let session = EngineIOSession(transport: .polling, handshakeAuthorization: nil, settings: Self.engineSettings,
                                       logger: Self.logger, handler: SocketIOEngineHandler(namespaces: [:]))
         let error = await #expect(throws: APIError.self) {
             try await namespace.authorize(SocketIOSocket(namespace: "/", auth: nil, session: session))
@@ -97,7 +97,7 @@ import Testing
         let wsFrame = try #require(sent.withLock { $0 }.first)
 
         // Socket.IO: the error event goes into the Engine.IO session's queue, where a poll finds it.
-        let session = EngineIOSession(transport: .polling, handshakeHeaders: [:], settings: Self.engineSettings,
+        let session = EngineIOSession(transport: .polling, handshakeAuthorization: nil, settings: Self.engineSettings,
                                       logger: Self.logger, handler: SocketIOEngineHandler(namespaces: [:]))
         let socket = SocketIOSocket(namespace: "/", auth: nil, session: session)
         socket.context.withLock { $0 = RealtimeConnection(identity: identity, transport: ParleyNamespace.transportName,
