@@ -24,6 +24,7 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("ProfileConversations", ["ParleyMessaging", "ParleyDirect"]),
     ("ProfileRooms", ["ParleyMessaging", "ParleyRooms", "ParleyFiles"]),
     ("Moderation", ["ParleyMessaging"]),
+    ("Web", []),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 
@@ -180,4 +181,10 @@ package.targets += featureModules.map { module in
         path: "Plugins/" + module.name,
         swiftSettings: swiftSettings
     )
+}
+
+// The web module's pages and scripts are compiled into the binary: `embedInCode` generates `PackageResources.<file>`
+// byte arrays in the module (no resource bundle beside the executable).
+for target in package.targets where target.name == "ParleyWeb" {
+    target.resources = [.embedInCode("Assets")]
 }

@@ -26,7 +26,7 @@ import Testing
         #expect(manifest.storage.path == "./data/parley.sqlite")
         #expect(manifest.auth.accessTokenTTLSeconds == 900)
         #expect(manifest.auth.refreshTokenTTLSeconds == 7 * 24 * 3600)
-        #expect(manifest.enabledModuleIDs == ["messaging", "rooms", "direct", "groups", "files"])
+        #expect(manifest.enabledModuleIDs == ["messaging", "rooms", "direct", "groups", "files", "web"])
         #expect(manifest.rateLimits.enabled && manifest.rateLimits.policies == RateLimitSettings.defaultPolicies)
         #expect(manifest.metrics.enabled && manifest.metrics.path == "/metrics")
         #expect(manifest.realtime.writeBatchMilliseconds == RealtimeSettings().writeBatchMilliseconds)
