@@ -63,6 +63,11 @@ def test_messages_typing_receipts_and_presence_cross_nodes(cluster):
         assert kind == "ack"
         got = bob_ws.wait_for("message:received", lambda d: d["id"] == sent["id"], timeout=WAIT)
         assert got["content"] == "from A over socket.io" and got["senderId"] == alice["id"]
+        # A read receipt on C reaches the sender on A (before bob sends: his own message moves his position on).
+        kind, receipt = bob_ws.call("message:read", {"messageId": sent["id"], "status": "SEEN"})
+        assert receipt.get("status") == "SEEN", receipt
+        read = alice_sio.wait_for("message:read", timeout=WAIT)
+        assert read["userId"] == bob["id"] and read["messageStatus"] == "SEEN"
         _, reply = bob_ws.call("message:send", {"roomId": room["id"], "content": "from C over /ws"})
         assert reply.get("id"), reply
         assert alice_sio.wait_for("message:received", lambda d: d["content"] == "from C over /ws", timeout=WAIT)["senderId"] == bob["id"]
@@ -71,11 +76,6 @@ def test_messages_typing_receipts_and_presence_cross_nodes(cluster):
         bob_ws.call("typing:start", {"roomId": room["id"]})
         assert alice_sio.wait_for("typing:start", timeout=WAIT)["userId"] == bob["id"]
         assert bob_ws.count("typing:start") == 0
-
-        # A read receipt on C reaches the sender on A.
-        bob_ws.call("message:read", {"messageId": sent["id"], "status": "SEEN"})
-        read = alice_sio.wait_for("message:read", lambda d: d.get("messageId", sent["id"]) == sent["id"], timeout=WAIT)
-        assert read["userId"] == bob["id"]
 
         # Bob also connects on A: closing his C connection keeps him online; closing the last one on A ends it.
         bob_sio = SioClient(a.url, bob["token"])

@@ -18,7 +18,7 @@ import socketio
 
 from cluster_support import WAIT, cluster  # noqa: F401 (a fixture)
 from conftest import create_room, join_room, register_and_login, storage_driver
-from realtime_clients import SioClient, WsClient
+from realtime_clients import WsClient
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 

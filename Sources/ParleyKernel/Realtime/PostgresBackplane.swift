@@ -70,11 +70,12 @@ public final class PostgresBackplane: Backplane {
         let sender = PostgresClient(configuration: options, backgroundLogger: quiet)
         let listener = PostgresClient(configuration: options, backgroundLogger: quiet)
         let listening = Listening()
+        // Stopped in this order: the loops before the connections they use (no "lost connection" at a shutdown).
         let tasks = [
-            Task { await sender.run() },
-            Task { await listener.run() },
             Task { [self] in await sendLoop(sender) },
             Task { [self] in await listenLoop(listener, listening: listening) },
+            Task { await sender.run() },
+            Task { await listener.run() },
         ]
         running.withLock { $0 = Running(sender: sender, listener: listener, tasks: tasks) }
         let deadline = ContinuousClock.now + configuration.leaseTimeout
@@ -95,7 +96,9 @@ public final class PostgresBackplane: Backplane {
         while outbox.busy, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         outbox.close()
         guard let running = running.withLock({ $0.take() }) else { return }
-        for task in running.tasks { task.cancel() }
+        for task in running.tasks.prefix(2) { task.cancel() }
+        for task in running.tasks.prefix(2) { await task.value }
+        for task in running.tasks.dropFirst(2) { task.cancel() }
     }
 
     // MARK: Sending
@@ -169,6 +172,8 @@ public final class PostgresBackplane: Backplane {
                         }
                     }
                 }
+                guard !Task.isCancelled else { return }
+                if failures == 0 { logger.warning("backplane listener's connection ended, reconnecting") }
             } catch {
                 guard !Task.isCancelled else { return }
                 if failures == 0 { logger.warning("backplane listener lost its connection, reconnecting: \(String(reflecting: error))") }
