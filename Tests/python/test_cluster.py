@@ -8,10 +8,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import uuid
+
+import requests
 
 import pytest
 
-from cluster_support import TIMEOUT_SECONDS, WAIT, cluster  # noqa: F401 (a fixture)
+from cluster_support import TIMEOUT_SECONDS, WAIT, cluster, cluster_of  # noqa: F401 (fixtures)
 from conftest import _api, _call, create_room, join_room, login, register_and_login, send_message, storage_driver
 from realtime_clients import SioClient, WsClient
 
@@ -209,3 +212,75 @@ def test_a_killed_node_loses_no_acknowledged_message_and_its_users_go_offline(cl
     finally:
         for client in clients:
             client.close()
+
+
+def test_a_node_restarting_marks_offline_only_the_users_of_dead_nodes(cluster):
+    a, b, c = cluster
+    alice = register_and_login(a.url, "alice")
+    bob = register_and_login(a.url, "bob")
+    room = create_room(a.url, alice["token"])
+    join_room(a.url, bob["token"], room["id"])
+    watcher = SioClient(b.url, alice["token"])
+    bob_sio = SioClient(c.url, bob["token"])  # Socket.IO: it answers pings, so it stays up through the quiet wait
+    try:
+        watcher.wait_for("user:online", lambda d: d["userId"] == bob["id"], timeout=WAIT)
+        a.restart()  # a single node would mark everyone offline here
+        assert _presence(a, alice["token"], bob["id"])["isOnline"] is True
+        # Still held by C after a heartbeat timeout has passed: nobody reaped him.
+        time.sleep(TIMEOUT_SECONDS + 1)
+        assert _presence(a, alice["token"], bob["id"])["isOnline"] is True
+        assert watcher.count("user:offline", lambda d: d["userId"] == bob["id"]) == 0
+        # And the restarted node takes part: a message sent there reaches bob on C.
+        sent = send_message(a.url, alice["token"], room["id"], "after the restart")
+        bob_sio.wait_for("message:received", lambda d: d["id"] == sent["id"], timeout=WAIT)
+    finally:
+        watcher.close()
+        bob_sio.close()
+
+
+def test_the_auth_rate_limit_holds_across_nodes(cluster_of):
+    nodes = cluster_of(rate_limits={"enabled": True, "policies": {"auth": {"limit": 4, "window_seconds": 600, "per": "ip"}}})
+    # Sign-up on one node, then sign-ins in turn on each: the fifth attempt is refused, on whichever node it lands.
+    username = f"frank_{uuid.uuid4().hex[:8]}"
+    email = f"{username}@example.com"
+    _call("POST", f"{_api(nodes[0].url)}/auth/register", body={"username": username, "email": email, "password": "Passw0rdTest"},
+          expect=(201,))
+    statuses = []
+    for index in range(5):
+        response = requests.post(f"{_api(nodes[(index + 1) % 3].url)}/auth/login",
+                                 json={"email": email, "password": "Passw0rdTest"}, timeout=10)
+        statuses.append(response.status_code)
+    assert statuses[:3] == [200, 200, 200], statuses
+    assert statuses[3:] == [429, 429], statuses
+    refused = requests.post(f"{_api(nodes[0].url)}/auth/login", json={"email": email, "password": "Passw0rdTest"}, timeout=10)
+    assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMIT_EXCEEDED" and "Retry-After" in refused.headers
+
+
+def test_a_dialect_on_one_node_names_a_user_who_only_acted_on_another(cluster_of):
+    """Document 003's events name people by e-mail from the user directory: node C renders the message of a user
+    it has never seen (he signed in and sent on node A)."""
+    nodes = cluster_of(modules={"messaging": {}, "direct": {}, "profile_conversations": {"listen": "127.0.0.1:0"}})
+    a, c = nodes[0].surface_url("profile_conversations"), nodes[2].surface_url("profile_conversations")
+
+    def form_login(base, name):
+        email = f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.com"
+        response = requests.post(f"{base}/api/auth/login", data={"email": email, "name": name, "password": "conversations-pass-1"},
+                                 timeout=10)
+        assert response.status_code == 200, response.text
+        return email, response.json()["access_token"]
+
+    john_email, john_token = form_login(a, "John")
+    jane_email, jane_token = form_login(c, "Jane")
+    jane = SioClient(c, jane_token)
+    try:
+        started = requests.post(f"{a}/api/conversations/start", data={"to_email": jane_email},
+                                headers={"Authorization": f"Bearer {john_token}"}, timeout=10)
+        assert started.status_code == 200, started.text
+        sent = requests.post(f"{a}/api/messages/send", json={"to_email": jane_email, "message": "hello across nodes", "message_type": "text"},
+                             headers={"Authorization": f"Bearer {john_token}"}, timeout=10)
+        assert sent.status_code == 200, sent.text
+        received = jane.wait_for("new_message", lambda d: d["message"] == "hello across nodes", timeout=WAIT)
+        assert received["sender_email"] == john_email and received["sender_name"] == "John"
+        assert jane.wait_for("message_notification", timeout=WAIT)["sender_email"] == john_email
+    finally:
+        jane.close()

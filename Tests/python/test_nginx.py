@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import socketio
 
-from cluster_support import WAIT, cluster  # noqa: F401 (a fixture)
+from cluster_support import WAIT, cluster, cluster_of  # noqa: F401 (fixtures)
 from conftest import create_room, join_room, register_and_login, storage_driver
 from realtime_clients import WsClient
 

@@ -337,6 +337,8 @@ public final class RealtimeHub: Sendable {
             }
             for user in try await cluster.reapDeadNodes() { await broadcastPresence(userID: user, online: false) }
             try await cluster.pruneEvents()
+        } catch is CancellationError {
+            return  // shutting down
         } catch {
             logger.error("cluster heartbeat failed: \(error)")
         }
