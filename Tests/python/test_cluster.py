@@ -284,3 +284,46 @@ def test_a_dialect_on_one_node_names_a_user_who_only_acted_on_another(cluster_of
         assert jane.wait_for("message_notification", timeout=WAIT)["sender_email"] == john_email
     finally:
         jane.close()
+
+
+def test_group_role_change_and_kick_on_one_node_reach_connections_on_others(cluster_of):
+    a, b, c = cluster_of(modules={"messaging": {}, "groups": {}})
+    owner = register_and_login(a.url, "owner")
+    gina = register_and_login(a.url, "gina")
+    group = _call("POST", f"{_api(a.url)}/groups", token=owner["token"], body={"title": f"g-{uuid.uuid4().hex[:6]}"},
+                  expect=(201,))["data"]
+    other = _call("POST", f"{_api(a.url)}/groups", token=owner["token"], body={"title": f"g-{uuid.uuid4().hex[:6]}"},
+                  expect=(201,))["data"]
+    for each in (group, other):
+        _call("POST", f"{_api(a.url)}/groups/{each['id']}/members", token=owner["token"], body={"userId": gina["id"]},
+              expect=(201, 200))
+    owner_sio = SioClient(a.url, owner["token"])
+    gina_ws = WsClient(c.port, gina["token"])
+    gina_sio = SioClient(c.url, gina["token"])
+    try:
+        owner_sio.wait_for("user:online", lambda d: d["userId"] == gina["id"], timeout=WAIT)
+        first = _call("POST", f"{_api(a.url)}/groups/{group['id']}/messages", token=owner["token"],
+                      body={"content": "before"}, expect=(201,))["data"]
+        for client in (gina_ws, gina_sio):
+            client.wait_for("message:received", lambda d: d["id"] == first["id"], timeout=WAIT)
+
+        # Role change on B: gina's connections on C hear of it.
+        _call("PATCH", f"{_api(b.url)}/groups/{group['id']}/members/{gina['id']}", token=owner["token"], body={"role": "ADMIN"})
+        for client in (gina_ws, gina_sio):
+            assert client.wait_for("group:member:updated", timeout=WAIT)["role"] == "ADMIN"
+
+        # Kick on B: her connections on C are told and no longer receive the group's messages.
+        _call("DELETE", f"{_api(b.url)}/groups/{group['id']}/members/{gina['id']}", token=owner["token"], expect=(200, 204))
+        for client in (gina_ws, gina_sio):
+            client.wait_for("group:member:removed", lambda d: d.get("userId") == gina["id"], timeout=WAIT)
+        after = _call("POST", f"{_api(a.url)}/groups/{group['id']}/messages", token=owner["token"],
+                      body={"content": "after the kick"}, expect=(201,))["data"]
+        # A message of a group she is still in, sent from A after that one, arrives after it would have.
+        marker = _call("POST", f"{_api(a.url)}/groups/{other['id']}/messages", token=owner["token"],
+                       body={"content": "marker"}, expect=(201,))["data"]
+        for client in (gina_ws, gina_sio):
+            client.wait_for("message:received", lambda d: d["id"] == marker["id"], timeout=WAIT)
+            assert client.count("message:received", lambda d: d["id"] == after["id"]) == 0
+    finally:
+        for client in (gina_ws, gina_sio, owner_sio):
+            client.close()
