@@ -78,6 +78,27 @@ import Testing
         #expect(bigOnes.count == 3 && bigOnes.allSatisfy { $0.contains(large) })
         // Each node delivered its own messages locally, and never a second time from the database.
         #expect(atA.withLock { $0.count } == count)
+
+        // The listeners' connections are cut (as a database restart or a network cut would): each node reconnects
+        // on its own and messages flow again (those sent while it was away are lost: LISTEN/NOTIFY keeps nothing).
+        let cut = try await storage.write { db in
+            // A listener's last statement is its LISTEN, or the read of an event that came by reference.
+            try db.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE query LIKE ? OR query LIKE ?",
+                         ["LISTEN \"\(a.channel)\"%", "SELECT payload FROM backplane_events%"]).count
+        }
+        #expect(cut == 2)
+        let again = ContinuousClock.now + .seconds(20)
+        var attempt = 0
+        func arrived() -> Bool {
+            atB.withLock { $0.contains { if case .publish(_, let event, _, _) = $0 { return event.name == "again" } else { return false } } }
+        }
+        while !arrived(), ContinuousClock.now < again {
+            attempt += 1
+            a.send(.publish(topic: "t", event: OutboundEvent("again", dataJSON: "{\"attempt\":\(attempt)}"), exceptConnection: nil, exceptUser: nil))
+            await a.flush()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(arrived())
         await a.stop()
         await b.stop()
         try await storage.close()

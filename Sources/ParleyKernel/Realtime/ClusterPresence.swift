@@ -86,6 +86,11 @@ final class ClusterNode: Sendable {
     /// now marked offline. Several survivors may reap at once: the serializable write lets one of them win per user.
     func reapDeadNodes() async throws -> [String] {
         let (id, timeout) = (nodeID, timeoutMillis)
+        // Usually nobody is dead: a read answers that without a serializable write on every node every beat.
+        let stale = try await storage.read { db in
+            try db.count("SELECT COUNT(*) FROM cluster_nodes WHERE id <> ? AND heartbeat_at < \(Self.now) - ?", [id, timeout])
+        }
+        guard stale > 0 else { return [] }
         let (dead, offline) = try await storage.write { db -> ([String], [String]) in
             let dead = try db.query("DELETE FROM cluster_nodes WHERE id <> ? AND heartbeat_at < \(Self.now) - ? RETURNING id", [id, timeout])
                 .map { $0.string("id") }
