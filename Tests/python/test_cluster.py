@@ -84,7 +84,9 @@ def test_messages_typing_receipts_and_presence_cross_nodes(cluster):
         bob_sio = SioClient(a.url, bob["token"])
         clients.append(bob_sio)
         _wait(lambda: bob_sio.sio.connected, "bob's Socket.IO connection on A")
-        time.sleep(0.5)
+        # A records the connection in cluster_presence just after answering CONNECT (nothing a client can observe
+        # while he is online already): a moment for it before C's connection goes.
+        time.sleep(1.0)
         bob_ws.close()
         time.sleep(1.0)
         assert _presence(b, alice["token"], bob["id"])["isOnline"] is True
