@@ -85,7 +85,8 @@ def nginx(cluster):  # noqa: F811
     servers = "\n".join(f"        server 127.0.0.1:{node.port};" for node in cluster)
     (prefix / "nginx.conf").write_text(CONFIG.format(prefix=prefix, port=port, servers=servers))
     log = open(prefix / "stdout.log", "wb")
-    process = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+    # -e: the startup error log too (the default under /var/log is not writable when not root).
+    process = subprocess.Popen([NGINX, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")],
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

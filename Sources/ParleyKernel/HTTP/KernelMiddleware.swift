@@ -62,7 +62,7 @@ struct KernelMiddleware: RouterMiddleware {
             try await charge(request, &context)
             response = try await next(request, context)
             // A change answered here is visible from every node's realtime connections (a join's subscription).
-            if ![.get, .head, .options].contains(request.method) { await hub.settle() }
+            if hub.isClustered, ![.get, .head, .options].contains(request.method) { await hub.settle() }
         } catch {
             response = Self.errorResponse(error, context: context, envelope: listener.envelope(for: request.uri.path))
         }

@@ -65,7 +65,7 @@ struct RealtimeEndpoint: Sendable {
         let context = RealtimeContext(identity: connection.identity, connection: connection, logger: connection.logger)
         do {
             let reply = try await events.dispatch(event, payload: payload, context: context)
-            await hub.settle()  // acknowledged: what it changed is on its way to every node
+            if hub.isClustered { await hub.settle() }  // acknowledged: what it changed is on its way to every node
             return .reply(reply)
         } catch {
             return .error(RealtimeErrorPayload(error, logger: connection.logger))

@@ -238,6 +238,9 @@ public final class RealtimeHub: Sendable {
         await backplane.flush()
     }
 
+    /// Whether events cross nodes (a cluster backplane); a single node's paths skip everything cluster-only.
+    public var isClustered: Bool { cluster != nil }
+
     /// Closes every connection on this node (graceful shutdown).
     public func closeAll() {
         for connection in state.withLock({ Array($0.connections.values) }) { connection.close(.shutdown) }
