@@ -73,6 +73,19 @@ import Testing
         #expect(error("realtime:\n  write_batch_ms: 5000\n") == "realtime.write_batch_ms: must be between 0 and 1000")
     }
 
+    @Test func postgresBackplaneNeedsPostgresStorageAndSaneHeartbeats() throws {
+        #expect(try parse("").realtime.backplane == .inProcess)
+        #expect(error("realtime:\n  backplane: postgres\n")
+            == "realtime.backplane: postgres needs storage.driver: postgres (storage.driver is sqlite)")
+        #expect(error("realtime:\n  backplane: redis\n") == "realtime.backplane: unknown backplane 'redis' (available: in_process, postgres)")
+        let cluster = try parse("storage:\n  driver: postgres\n  url: postgres://p@localhost/p\nrealtime:\n  backplane: postgres\n"
+            + "  node_heartbeat_seconds: 2\n  node_timeout_seconds: 9\n")
+        #expect(cluster.realtime.backplane == .postgres && cluster.realtime.nodeHeartbeatSeconds == 2 && cluster.realtime.nodeTimeoutSeconds == 9)
+        #expect(error("realtime:\n  node_heartbeat_seconds: 5\n  node_timeout_seconds: 5\n")
+            == "realtime.node_timeout_seconds: must be more than realtime.node_heartbeat_seconds (5)")
+        #expect(error("realtime:\n  node_heartbeat_seconds: 0\n") == "realtime.node_heartbeat_seconds: must be positive")
+    }
+
     @Test func rateLimitPoliciesOverrideOneByOneAndAreChecked() throws {
         let manifest = try parse("rate_limits:\n  policies:\n    auth: {limit: 5, window_seconds: 900, per: ip}\n")
         #expect(manifest.rateLimits.policies["auth"] == RateLimitPolicy(limit: 5, windowSeconds: 900, per: .ip))

@@ -40,7 +40,7 @@ public struct ParleyAssembly {
         let realtime = RealtimeEndpoints(kernel: kernel, host: host)
         try host.finish()
         return ParleyAssembly(kernel: kernel, modules: modules, router: router, ledger: host.ledger, events: realtime.events,
-                              migrations: [KernelMigrations.group] + host.migrations, services: host.services, realtime: realtime,
+                              migrations: [KernelMigrations.group] + (manifest.realtime.backplane == .postgres ? [ClusterMigrations.group] : []) + host.migrations, services: host.services, realtime: realtime,
                               listeners: host.listeners)
     }
 
@@ -59,8 +59,23 @@ extension Kernel {
         let tokens = await TokenService(secret: jwtSecret, accessTTL: TimeInterval(manifest.auth.accessTokenTTLSeconds))
         let auth = AuthService(storage: storage, tokens: tokens, settings: manifest.auth, logger: logger)
         let hooks = HookRegistry()
-        let hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), hooks: hooks,
+        let hub: RealtimeHub
+        switch manifest.realtime.backplane {
+        case .inProcess:
+            hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), hooks: hooks,
                               directory: auth.directory, logger: logger)
+        case .postgres:
+            // A node id per process: a restarted node is a new node, and its old self is reaped like a dead one.
+            let nodeID = UUID().uuidString.lowercased()
+            var logger = logger
+            logger[metadataKey: "node"] = "\(nodeID.prefix(8))"
+            let realtime = manifest.realtime
+            hub = RealtimeHub(backplane: PostgresBackplane(settings: manifest.storage, nodeID: nodeID, logger: logger),
+                              presence: PresenceStore(storage: storage, nodeID: nodeID), hooks: hooks, directory: auth.directory,
+                              cluster: ClusterNode(nodeID: nodeID, storage: storage, heartbeatSeconds: realtime.nodeHeartbeatSeconds,
+                                                   timeoutSeconds: realtime.nodeTimeoutSeconds, logger: logger),
+                              logger: logger)
+        }
         ParleyMetrics.bootstrap()
         return Kernel(manifest: manifest, storage: storage, auth: auth, hub: hub, hooks: hooks, logger: logger)
     }

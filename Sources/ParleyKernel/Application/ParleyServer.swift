@@ -36,7 +36,7 @@ public struct ParleyServer: Sendable {
         let assembly = try await ParleyAssembly.assemble(manifest: manifest, storage: storage, jwtSecret: secret, logger: logger)
         // Migrations run here, before any port opens.
         try await storage.migrate(assembly.migrations)
-        try await PresenceStore(storage: storage).resetAll()
+        try await assembly.kernel.hub.startPresence()
 
         let host = manifest.server.host
         let summary = "storage \(storage.summary) · modules: \(assembly.modules.map(\.id).joined(separator: ", "))"
@@ -119,6 +119,7 @@ public struct ParleyServer: Sendable {
         configuration.maximumGracefulShutdownDuration = grace
         // Services stop in reverse order: realtime first, then the HTTP server.
         try await ServiceGroup(configuration: configuration).run()
+        await hub.stopPresence()
         try await storage.close()
     }
 }

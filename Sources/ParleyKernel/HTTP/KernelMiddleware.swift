@@ -16,11 +16,16 @@ struct KernelMiddleware: RouterMiddleware {
     let listener: ListenerSurfaces
     let cors: CORSPolicy
     let drain: ServerDrain
+    let hub: RealtimeHub
+    /// With a cluster backplane: the policies that must hold cluster-wide, counted in the database.
+    let clusterLimits: ClusterRateLimit?
 
     init(kernel: Kernel, listener: ListenerSurfaces) {
         self.listener = listener
         cors = CORSPolicy(kernel.manifest.server.cors)
         drain = kernel.hub.drain
+        hub = kernel.hub
+        clusterLimits = kernel.manifest.realtime.backplane == .postgres ? ClusterRateLimit(storage: kernel.storage, logger: kernel.logger) : nil
         auth = kernel.auth
         limits = RequestLimits(maxBodyBytes: kernel.manifest.server.maxBodyBytes)
         limiter = kernel.rateLimiter
@@ -54,8 +59,10 @@ struct KernelMiddleware: RouterMiddleware {
         var response: Response
         do {
             if drain.isDraining { try refuseWhileDraining(request) }
-            try charge(request, &context)
+            try await charge(request, &context)
             response = try await next(request, context)
+            // A change answered here is visible from every node's realtime connections (a join's subscription).
+            if hub.isClustered, ![.get, .head, .options].contains(request.method) { await hub.settle() }
         } catch {
             response = Self.errorResponse(error, context: context, envelope: listener.envelope(for: request.uri.path))
         }
@@ -87,14 +94,18 @@ struct KernelMiddleware: RouterMiddleware {
     }
 
     /// Charges the request to its route's policy (`default` for the rest of /api/); throws the 429.
-    func charge(_ request: Request, _ context: inout Context) throws {
+    func charge(_ request: Request, _ context: inout Context) async throws {
         let path = request.uri.path
         guard limiter.isEnabled, listener.isLimited(path), !Self.unlimited.contains(path) else { return }
         let policyName = policies.policy(listener: listener.listener, method: request.method.rawValue, path: path) ?? "default"
         guard let policy = limiter.policy(named: policyName) else { return }
         let ip = clientAddress.resolve(socket: context.remoteAddress, forwardedFor: request.headers[.xForwardedFor])
         let key = policy.per == .user ? context.identity.map { "user:\($0.userID)" } ?? "ip:\(ip)" : "ip:\(ip)"
-        guard let decision = limiter.take(policy: policyName, key: key) else { return }
+        var clusterDecision: RateLimitDecision?
+        if let clusterLimits, ClusterRateLimit.policies.contains(policyName) {
+            clusterDecision = await clusterLimits.take(policy: policyName, policy, key: key)
+        }
+        guard let decision = clusterDecision ?? limiter.take(policy: policyName, key: key) else { return }
         context.rateLimit = decision
         if !decision.allowed {
             ParleyMetrics.rateLimited(policy: policyName)

@@ -311,11 +311,25 @@ public struct RealtimeSettings: Decodable, Sendable {
     /// CPU at the same load, 10 ms saved a little more CPU but added latency without raising the sustained rate.
     public var writeBatchMilliseconds = 5
     public var socketio = SocketIOSettings()
+    /// How events cross nodes: `in_process` (one node) or `postgres` (LISTEN/NOTIFY on the storage database;
+    /// needs `storage.driver: postgres`).
+    public var backplane = BackplaneKind.inProcess
+    /// With a cluster backplane: how often a node records that it is alive, and after how long without that a
+    /// surviving node declares it dead and marks its users offline.
+    public var nodeHeartbeatSeconds = 5
+    public var nodeTimeoutSeconds = 30
+
+    public enum BackplaneKind: String, Sendable, CaseIterable {
+        case inProcess = "in_process"
+        case postgres
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case socketio
+        case socketio, backplane
+        case nodeHeartbeatSeconds = "node_heartbeat_seconds"
+        case nodeTimeoutSeconds = "node_timeout_seconds"
         case pingIntervalSeconds = "ping_interval_seconds"
         case outboundQueueLimit = "outbound_queue_limit"
         case maxFrameBytes = "max_frame_bytes"
@@ -329,6 +343,18 @@ public struct RealtimeSettings: Decodable, Sendable {
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
         writeBatchMilliseconds = try c.decodeIfPresent(Int.self, forKey: .writeBatchMilliseconds) ?? writeBatchMilliseconds
         socketio = try SocketIOSettings(from: c.superDecoder(forKey: .socketio))
+        if let raw = try c.decodeIfPresent(String.self, forKey: .backplane) {
+            guard let kind = BackplaneKind(rawValue: raw) else {
+                throw ConfigError(path: "realtime.backplane", message: "unknown backplane '\(raw)' (available: \(BackplaneKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            backplane = kind
+        }
+        nodeHeartbeatSeconds = try c.decodeIfPresent(Int.self, forKey: .nodeHeartbeatSeconds) ?? nodeHeartbeatSeconds
+        nodeTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .nodeTimeoutSeconds) ?? nodeTimeoutSeconds
+        guard nodeHeartbeatSeconds > 0 else { throw ConfigError(path: "realtime.node_heartbeat_seconds", message: "must be positive") }
+        guard nodeTimeoutSeconds > nodeHeartbeatSeconds else {
+            throw ConfigError(path: "realtime.node_timeout_seconds", message: "must be more than realtime.node_heartbeat_seconds (\(nodeHeartbeatSeconds))")
+        }
         guard pingIntervalSeconds > 0 else { throw ConfigError(path: "realtime.ping_interval_seconds", message: "must be positive") }
         guard outboundQueueLimit > 0 else { throw ConfigError(path: "realtime.outbound_queue_limit", message: "must be positive") }
         guard maxFrameBytes >= 1024 else { throw ConfigError(path: "realtime.max_frame_bytes", message: "must be at least 1024") }
@@ -469,6 +495,10 @@ struct ManifestDocument: Decodable {
         manifest.logging = try LoggingSettings(from: c.superDecoder(forKey: .logging))
         manifest.rateLimits = try RateLimitSettings(from: c.superDecoder(forKey: .rateLimits))
         manifest.metrics = try MetricsSettings(from: c.superDecoder(forKey: .metrics))
+        // Cross-node fan-out rides on the storage database: no other broker to configure.
+        if manifest.realtime.backplane == .postgres, manifest.storage.driver != .postgres {
+            throw ConfigError(path: "realtime.backplane", message: "postgres needs storage.driver: postgres (storage.driver is \(manifest.storage.driver.rawValue))")
+        }
         guard c.contains(.modules), try !c.decodeNil(forKey: .modules) else { return }
         let modules = try c.nestedContainer(keyedBy: ModuleKey.self, forKey: .modules)
         for key in modules.allKeys {

@@ -64,7 +64,9 @@ struct RealtimeEndpoint: Sendable {
     func dispatch(_ event: String, payload: some EventPayload, on connection: RealtimeConnection) async -> Outcome {
         let context = RealtimeContext(identity: connection.identity, connection: connection, logger: connection.logger)
         do {
-            return .reply(try await events.dispatch(event, payload: payload, context: context))
+            let reply = try await events.dispatch(event, payload: payload, context: context)
+            if hub.isClustered { await hub.settle() }  // acknowledged: what it changed is on its way to every node
+            return .reply(reply)
         } catch {
             return .error(RealtimeErrorPayload(error, logger: connection.logger))
         }

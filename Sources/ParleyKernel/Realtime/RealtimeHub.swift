@@ -46,14 +46,20 @@ public final class RealtimeHub: Sendable {
     private let lifecycleHooks: HookRegistry
     private let directory: UserDirectory?
     private let logger: Logger
+    /// With a cluster backplane: this node's registration, heartbeat and reaping of dead nodes.
+    private let cluster: ClusterNode?
+    private let heartbeatTask = Mutex<Task<Void, Never>?>(nil)
 
-    init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, directory: UserDirectory? = nil, logger: Logger) {
+    init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, directory: UserDirectory? = nil,
+         cluster: ClusterNode? = nil, logger: Logger) {
         self.backplane = backplane
         self.presence = presence
         self.directory = directory
+        self.cluster = cluster
         lifecycleHooks = hooks
         self.logger = logger
         backplane.attach { [weak self] message in self?.deliver(message) }
+        backplane.attachPreparation { [weak self] message in await self?.prepareRemote(message) }
     }
 
     public static func userTopic(_ userID: String) -> String { "user:\(userID)" }
@@ -170,10 +176,16 @@ public final class RealtimeHub: Sendable {
 
     private func announce(userID: String, online: Bool) async {
         do {
-            try await presence.set(userID: userID, online: online)
+            // Cluster-wide, a user's first connection on this node may not be their first (nor the last their last).
+            guard try await presence.set(userID: userID, online: online) else { return }
         } catch {
             logger.error("presence update failed: \(error)")
         }
+        await broadcastPresence(userID: userID, online: online)
+    }
+
+    /// `user:online` / `user:offline` to everyone who shares a conversation with the user.
+    private func broadcastPresence(userID: String, online: Bool) async {
         var audience = Set<String>()
         for provider in hooks.withLock({ $0.audienceProviders }) {
             audience.formUnion((try? await provider.call(userID)) ?? [])
@@ -219,6 +231,15 @@ public final class RealtimeHub: Sendable {
         guard !sessionIDs.isEmpty else { return }
         backplane.send(.closeSessions(sessionIDs))
     }
+
+    /// Returns once the subscriptions and events this node produced so far have left for the other nodes (free on
+    /// one node): a client told "done" may act on another node and find them there.
+    public func settle() async {
+        await backplane.flush()
+    }
+
+    /// Whether events cross nodes (a cluster backplane); a single node's paths skip everything cluster-only.
+    public var isClustered: Bool { cluster != nil }
 
     /// Closes every connection on this node (graceful shutdown).
     public func closeAll() {
@@ -276,6 +297,66 @@ public final class RealtimeHub: Sendable {
         }
     }
 
+    // MARK: Cluster
+
+    /// At boot, after migrations: a single node marks everyone offline (nobody is connected after a restart); a
+    /// cluster node connects its backplane, joins, and marks offline only the users of dead nodes.
+    public func startPresence() async throws {
+        guard let cluster else {
+            try await presence.resetAll()
+            return
+        }
+        try await backplane.start()
+        for user in try await cluster.register() { await broadcastPresence(userID: user, online: false) }
+        let task = Task { [weak self, interval = cluster.interval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, let self else { return }
+                await self.clusterTick()
+            }
+        }
+        heartbeatTask.withLock { $0 = task }
+    }
+
+    /// On shutdown, after the connections closed: this node leaves the cluster and its backplane disconnects.
+    public func stopPresence() async {
+        guard let cluster else { return }
+        heartbeatTask.withLock { $0.take() }?.cancel()
+        do {
+            for user in try await cluster.goodbye() { await broadcastPresence(userID: user, online: false) }
+        } catch {
+            logger.error("cluster goodbye failed: \(error)")
+        }
+        await backplane.stop()
+    }
+
+    private func clusterTick() async {
+        guard let cluster else { return }
+        do {
+            if try await !cluster.beat() {
+                // Declared dead meanwhile (a long stall): our users were marked offline; they are here after all.
+                logger.warning("cluster: this node had been declared dead; rejoining")
+                for user in state.withLock({ Array($0.userConnections.keys) }) { await announce(userID: user, online: true) }
+            }
+            for user in try await cluster.reapDeadNodes() { await broadcastPresence(userID: user, online: false) }
+            try await cluster.pruneEvents()
+        } catch is CancellationError {
+            return  // shutting down
+        } catch {
+            logger.error("cluster heartbeat failed: \(error)")
+        }
+    }
+
+    /// Before a message from another node is delivered: renderers that name people (the user directory) find the
+    /// users the event is about, though they may never have acted on this node. One read per unknown user.
+    private func prepareRemote(_ message: BackplaneMessage) async {
+        guard let directory, directory.isActive, case .publish(_, let event, _, _) = message,
+              let data = try? JSONSerialization.jsonObject(with: Data(event.dataJSON.utf8)) as? [String: Any] else { return }
+        for key in ["senderId", "userId", "sharedBy"] {
+            if let user = data[key] as? String { await directory.warm(user) }
+        }
+    }
+
     /// One part of a broadcast (the metrics' broadcast duration is per part).
     private static func send(_ event: OutboundEvent, to connections: [RealtimeConnection]) {
         let started = ContinuousClock.now
@@ -289,11 +370,32 @@ public final class RealtimeHub: Sendable {
 /// `isOnline` / `lastSeen` on users, kept in the kernel's users table.
 struct PresenceStore: Sendable {
     let storage: any Storage
+    /// With a cluster backplane: this node's id. A user is online while any node holds a connection of theirs
+    /// (a `cluster_presence` row per node and user).
+    var nodeID: String? = nil
 
-    func set(userID: String, online: Bool) async throws {
+    /// A user's first connection on this node arrived, or their last one here went. Returns whether the user's
+    /// presence changed (to be announced): always on a single node; in a cluster only when no other node holds them.
+    func set(userID: String, online: Bool) async throws -> Bool {
         let now = Timestamp.nowMillis()
-        try await storage.write { db in
+        guard let nodeID else {
+            try await storage.write { db in
+                try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [online, now, userID])
+            }
+            return true
+        }
+        // Serializable: a user connecting on one node while leaving another is counted right by one of the two.
+        return try await storage.write { db in
+            if online {
+                try db.execute("INSERT INTO cluster_presence (node_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [nodeID, userID])
+            } else {
+                try db.execute("DELETE FROM cluster_presence WHERE node_id = ? AND user_id = ?", [nodeID, userID])
+            }
+            guard try db.count("SELECT COUNT(*) FROM cluster_presence WHERE user_id = ? AND node_id <> ?", [userID, nodeID]) == 0 else {
+                return false
+            }
             try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [online, now, userID])
+            return true
         }
     }
 

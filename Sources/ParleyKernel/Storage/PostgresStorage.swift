@@ -70,6 +70,23 @@ public final class PostgresStorage: Storage {
     public init(configuration: Configuration, logger: Logger = Logger(label: "parley.postgres")) throws {
         self.configuration = configuration
         self.logger = logger
+        var client = Self.clientConfiguration(configuration)
+        summary = Self.summary(configuration)
+        client.options.minimumConnections = 0
+        client.options.maximumConnections = configuration.poolSize
+        client.options.connectionIdleTimeout = .seconds(30)
+        // The pool's own chatter (connection churn; a lease queued before `run()` has started) stays out of
+        // the log; failures reach callers as errors.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        self.client = PostgresClient(configuration: client, backgroundLogger: background)
+        threads = NIOThreadPool(numberOfThreads: configuration.poolSize)
+        threads.start()
+        runner = Task { [client = self.client] in await client.run() }
+    }
+
+    /// How PostgresNIO reaches the server this configuration names (the backplane opens its own connections).
+    static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
         var client: PostgresClient.Configuration
         switch configuration.endpoint {
         case .tcp(let host, let port):
@@ -81,29 +98,24 @@ public final class PostgresStorage: Storage {
             }
             client = .init(host: host, port: port, username: configuration.username, password: configuration.password,
                            database: configuration.database, tls: tls)
-            summary = "postgres://\(configuration.username)@\(host):\(port)/\(configuration.database)"
-                + (configuration.schema.map { " (schema \($0))" } ?? "")
         case .unixSocket(let path):
             client = .init(unixSocketPath: path, username: configuration.username, password: configuration.password,
                            database: configuration.database)
-            summary = "postgres://\(configuration.username)@\(path)/\(configuration.database)"
-                + (configuration.schema.map { " (schema \($0))" } ?? "")
         }
-        client.options.minimumConnections = 0
-        client.options.maximumConnections = configuration.poolSize
         client.options.connectTimeout = configuration.connectTimeout
-        client.options.connectionIdleTimeout = .seconds(30)
         if let schema = configuration.schema {
             client.options.additionalStartupParameters = [("search_path", schema)]
         }
-        // The pool's own chatter (connection churn; a lease queued before `run()` has started) stays out of
-        // the log; failures reach callers as errors.
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)
-        self.client = PostgresClient(configuration: client, backgroundLogger: background)
-        threads = NIOThreadPool(numberOfThreads: configuration.poolSize)
-        threads.start()
-        runner = Task { [client = self.client] in await client.run() }
+        return client
+    }
+
+    static func summary(_ configuration: Configuration) -> String {
+        let place: String
+        switch configuration.endpoint {
+        case .tcp(let host, let port): place = "\(host):\(port)"
+        case .unixSocket(let path): place = path
+        }
+        return "postgres://\(configuration.username)@\(place)/\(configuration.database)" + (configuration.schema.map { " (schema \($0))" } ?? "")
     }
 
     deinit {

@@ -9,6 +9,7 @@
 //         ways; the timestamp rides in the content (`ts=<n>`), since that dialect's messages carry no metadata
 //   --mix sio,ws,rooms  clients take these protocols in turn (client i: mix[i % count]); `rooms` clients connect
 //         to --rooms-url (the profile's own listener), the others to --url
+//   --url a,b,c  several nodes of one cluster: client i connects to the (i % count)-th (cross-node fan-out)
 //
 // Modes:
 //   fanout  N clients in R rooms, S senders; steps the per-sender rate through --rates and reports, per step,
@@ -197,7 +198,7 @@ func sendFrame(client i: Int, ts: UInt64) -> String {
 }
 
 func url(for i: Int, idle: Bool) -> String {
-    let base = proto(i) == "rooms" ? (opt.roomsURL ?? opt.url) : opt.url
+    let base = proto(i) == "rooms" ? (opt.roomsURL ?? nodeURL(i)) : nodeURL(i)
     switch proto(i) {
     case "sio", "peer", "rooms": return base + "/socket.io/?EIO=4&transport=websocket"
     case "ws":
@@ -238,7 +239,10 @@ func hostPort(_ url: String) -> (host: String, port: Int) {
     let hostPort = rest.split(separator: "/", maxSplits: 1)[0].split(separator: ":")
     return (String(hostPort[0]), hostPort.count > 1 ? Int(hostPort[1])! : 80)
 }
-let wsURL = hostPort(opt.url)
+/// `--url` may list several nodes (comma-separated): clients are spread across them in turn.
+let nodeURLs = opt.url.split(separator: ",").map(String.init)
+func nodeURL(_ i: Int) -> String { nodeURLs[i % nodeURLs.count] }
+let wsURL = hostPort(nodeURLs[0])
 let roomsURL = opt.roomsURL.map(hostPort)
 
 /// The path and query of a client's WebSocket URL.
@@ -442,7 +446,7 @@ func startClient(_ i: Int, idle: Bool) {
                 try channel.pipeline.syncOperations.addHandler(UpgradeRequest(path: path), name: "upgrade-request")
             }
         }
-    let target = proto(i) == "rooms" ? (roomsURL ?? wsURL) : wsURL
+    let target = proto(i) == "rooms" ? (roomsURL ?? hostPort(nodeURL(i))) : hostPort(nodeURL(i))
     bootstrap.connect(host: target.host, port: target.port).whenFailure { error in
         stats.with { $0.lastError = "\(error)"; $0.failed += 1; $0.inflight -= 1 }
     }
