@@ -10,7 +10,7 @@ public struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley, a modular real-time chat server.",
         version: ParleyVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self, Admin.self],
+        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self, Events.self, Admin.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
@@ -128,6 +128,26 @@ extension ParleyCommand {
                 for entry in entries {
                     let listener = entry.listener == "main" ? mainAddress : entry.listener
                     print("\(listener.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
+                }
+            } catch {
+                throw fail(error, path: options.path)
+            }
+        }
+    }
+}
+
+extension ParleyCommand {
+    /// Realtime events, as `routes` lists HTTP routes: what tooling (the authorization sweep) walks to reach each one.
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every realtime event of this manifest and its owning module.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            do {
+                let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                let assembly = try await ParleyAssembly.check(manifest: manifest)
+                for (event, owner) in assembly.events.events {
+                    print("\(event.padding(toLength: 28, withPad: " ", startingAt: 0)) \(owner)")
                 }
             } catch {
                 throw fail(error, path: options.path)

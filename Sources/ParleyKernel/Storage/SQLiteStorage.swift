@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 
-/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with foreign keys on.
+/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with `synchronous = FULL` and
+/// foreign keys on.
 public final class SQLiteStorage: Storage {
     public let dialect = SQLDialect.sqlite
     public let summary: String
@@ -15,6 +16,12 @@ public final class SQLiteStorage: Storage {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "parley"
+        // An ack promises the message survives a crash or power loss: every commit reaches the disk before it
+        // returns. FULL is Debian's default too, but a library built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1
+        // would otherwise give NORMAL (commits lost at power loss), so it is set, not inherited.
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         do {
             // DatabasePool opens the database in WAL mode: readers never block the writer.
             pool = try DatabasePool(path: path, configuration: configuration)
