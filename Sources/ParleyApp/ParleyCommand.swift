@@ -127,7 +127,7 @@ extension ParleyCommand {
                 let mainAddress = "\(manifest.server.host):\(manifest.server.port)"
                 for entry in entries {
                     let listener = entry.listener == "main" ? mainAddress : entry.listener
-                    print("\(listener.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
+                    print("\(column(listener, 16)) \(column(entry.method, 7)) \(column(entry.path, 44)) \(entry.owner)")
                 }
             } catch {
                 throw fail(error, path: options.path)
@@ -147,7 +147,7 @@ extension ParleyCommand {
                 let manifest = try Manifest.load(path: options.path, catalog: .parley)
                 let assembly = try await ParleyAssembly.check(manifest: manifest)
                 for (event, owner) in assembly.events.events {
-                    print("\(event.padding(toLength: 28, withPad: " ", startingAt: 0)) \(owner)")
+                    print("\(column(event, 28)) \(owner)")
                 }
             } catch {
                 throw fail(error, path: options.path)
@@ -197,6 +197,11 @@ extension ParleyCommand {
             }
         }
     }
+}
+
+/// `text` padded to `width` for a column, never cut: `padding(toLength:)` truncates, which cut long route paths short.
+func column(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
 }
 
 /// The password: typed without echo on a terminal (asked twice), or the first line of standard input.

@@ -53,6 +53,10 @@ def na(reason: str) -> tuple:
 SELF = dict(stranger=allow("acts on the caller's own account or lists"), removed=allow("acts on the caller's own account or lists"),
             member=na("no resource of someone else is named"))
 ADMIN = dict(stranger=(DENY, "administrators only"), removed=(DENY, "administrators only"), member=(DENY, "administrators only"))
+# Leaving is idempotent: a non-member's leave changes nothing and answers what anyone may see (a room's public card;
+# nothing for a group, whose existence a PRIVATE group does not hide and a SECRET one answers 404 for).
+LEAVE = dict(stranger=allow("a non-member's leave is a no-op"), removed=allow("a non-member's leave is a no-op"),
+             member=allow("members leave"))
 MESSAGE_VARIANTS = [{"messageID": "room_message"}, {"messageID": "group_message"}, {"messageID": "direct_message"}]
 
 ROUTES: dict[str, Route] = {
@@ -112,7 +116,7 @@ ROUTES: dict[str, Route] = {
                                         member=allow("members read")),
     "POST /api/v1/rooms/{roomID}/join": Route(stranger=allow("rooms are open to anyone"), removed=allow("rooms are open: rejoining is allowed"),
                                               member=allow("already a member")),
-    "POST /api/v1/rooms/{roomID}/leave": Route(member=allow("members leave")),
+    "POST /api/v1/rooms/{roomID}/leave": Route(**LEAVE),
     "GET /api/v1/messages/room/{roomID}": Route(member=allow("members read")),
     # direct
     "GET /api/v1/conversations": Route(**SELF),
@@ -136,7 +140,7 @@ ROUTES: dict[str, Route] = {
     "PATCH /api/v1/groups/{groupID}": Route(member=(DENY, "OWNER/ADMIN only"), body=lambda f: {"title": "hijacked"}),
     "DELETE /api/v1/groups/{groupID}": Route(member=(DENY, "OWNER only")),
     "POST /api/v1/groups/{groupID}/join": Route(member=allow("already a member")),
-    "POST /api/v1/groups/{groupID}/leave": Route(member=allow("members leave")),
+    "POST /api/v1/groups/{groupID}/leave": Route(**LEAVE),
     "POST /api/v1/groups/{groupID}/members": Route(member=(DENY, "OWNER/ADMIN add members"),
                                                    body=lambda f: {"userId": f["ids"]["stranger"], "role": "MEMBER"}),
     "DELETE /api/v1/groups/{groupID}/members/{userID}": Route(member=(DENY, "OWNER/ADMIN remove others"), params={"userID": "other_member"}),
@@ -173,9 +177,9 @@ EVENTS: dict[str, Route] = {
                          body=lambda f, v: {v["channel"]: f["room"] if v["channel"] == "roomId" else f["group"]}),
     "room:join": Route(stranger=allow("rooms are open to anyone"), removed=allow("rooms are open: rejoining is allowed"),
                        member=allow("already a member"), body=lambda f, v: {"roomId": f["room"]}),
-    "room:leave": Route(member=allow("members leave"), body=lambda f, v: {"roomId": f["room"]}),
+    "room:leave": Route(**LEAVE, body=lambda f, v: {"roomId": f["room"]}),
     "group:join": Route(member=allow("already a member"), body=lambda f, v: {"groupId": f["group"]}),
-    "group:leave": Route(member=allow("members leave"), body=lambda f, v: {"groupId": f["group"]}),
+    "group:leave": Route(**LEAVE, body=lambda f, v: {"groupId": f["group"]}),
     "conversation:open": Route(stranger=allow("anyone may open a conversation with a user"),
                                removed=allow("anyone may open a conversation with a user"),
                                member=allow("anyone may open a conversation"), body=lambda f, v: {"userId": f["ids"]["owner"]}),

@@ -129,7 +129,32 @@ def test_socketio_connect_auth_is_held_to_the_json_depth_limit(server):
     assert isinstance(refused, dict), refused
     assert "8 levels" in refused["message"] and "max_json_depth" in refused["message"], refused
     assert refused.get("data", {}).get("code") == "VALIDATION_ERROR", refused
-    # Far deeper than any decoder goes: refused the same way, and the server still answers.
-    client, refused = connect({"token": alice["token"], "extra": nested(500)})
-    assert client is None and "max_json_depth" in refused["message"], refused
+    # Deeper than a client library builds (raw Engine.IO over WebSocket), up to where JSON itself stops (512 levels,
+    # as JSONDecoder): refused the same way, and the same session may then connect.
+    import json
+
+    import websocket
+
+    def raw_session():
+        raw = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/socket.io/?EIO=4&transport=websocket", timeout=10)
+        assert raw.recv().startswith("0{")
+        return raw
+
+    raw = raw_session()
+    try:
+        raw.send('40{"token":' + json.dumps(alice["token"]) + ',"extra":' + "[" * 500 + "]" * 500 + "}")
+        reply = raw.recv()
+        assert reply.startswith("44"), reply
+        assert "max_json_depth" in json.loads(reply[2:])["message"], reply
+        raw.send("40" + json.dumps({"token": alice["token"]}))
+        assert raw.recv().startswith("40{"), "a CONNECT after the refusal did not connect"
+    finally:
+        raw.close()
+    # Beyond what JSON allows at all, the packet is malformed like any other: the session ends, the server goes on.
+    raw = raw_session()
+    try:
+        raw.send('40{"token":' + json.dumps(alice["token"]) + ',"extra":' + "[" * 100_000 + "]" * 100_000 + "}")
+        assert raw.recv() == "", "a malformed CONNECT packet was answered"
+    finally:
+        raw.close()
     assert requests.get(f"{srv.url}/api/v1/health", timeout=10).status_code == 200

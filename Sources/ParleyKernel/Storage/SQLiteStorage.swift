@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
 
-/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with `synchronous = FULL` and
-/// foreign keys on.
+/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with foreign keys on. GRDB's pool sets
+/// the writer's `synchronous = NORMAL` with WAL: a commit is in the log before it returns, so an acknowledged write
+/// survives the process dying (kill -9, tested); only an OS crash or power loss can lose the last commits (FULL
+/// would fsync every commit). `SQLiteDurabilityTests` pins both settings.
 public final class SQLiteStorage: Storage {
     public let dialect = SQLDialect.sqlite
     public let summary: String
@@ -16,12 +18,6 @@ public final class SQLiteStorage: Storage {
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "parley"
-        // An ack promises the message survives a crash or power loss: every commit reaches the disk before it
-        // returns. FULL is Debian's default too, but a library built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1
-        // would otherwise give NORMAL (commits lost at power loss), so it is set, not inherited.
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             // DatabasePool opens the database in WAL mode: readers never block the writer.
             pool = try DatabasePool(path: path, configuration: configuration)
