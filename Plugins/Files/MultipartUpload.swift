@@ -48,7 +48,11 @@ enum MultipartUpload {
         parser.onBody = { buffer in state.body(&buffer) }
         parser.onPartComplete = { state.partComplete() }
 
+        var headerGuard = MultipartHeaderGuard(boundary: boundary)
         for try await chunk in body {
+            guard headerGuard.admits(chunk) else {
+                throw APIError.validation(field: field, "the multipart body is malformed (a part's header name is not ASCII)")
+            }
             do {
                 try parser.execute(chunk)
             } catch {

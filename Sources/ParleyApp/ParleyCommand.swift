@@ -10,7 +10,7 @@ public struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Parley, a modular real-time chat server.",
         version: ParleyVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self, Admin.self],
+        subcommands: [Serve.self, CheckConfig.self, Modules.self, Routes.self, Events.self, Admin.self],
         defaultSubcommand: Serve.self)
 
     public init() {}
@@ -124,7 +124,27 @@ extension ParleyCommand {
                 let mainAddress = "\(manifest.server.host):\(manifest.server.port)"
                 for entry in entries {
                     let listener = entry.listener == "main" ? mainAddress : entry.listener
-                    print("\(listener.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.method.padding(toLength: 7, withPad: " ", startingAt: 0)) \(entry.path.padding(toLength: 44, withPad: " ", startingAt: 0)) \(entry.owner)")
+                    print("\(column(listener, 16)) \(column(entry.method, 7)) \(column(entry.path, 44)) \(entry.owner)")
+                }
+            } catch {
+                throw fail(error, path: options.path)
+            }
+        }
+    }
+}
+
+extension ParleyCommand {
+    /// Realtime events, as `routes` lists HTTP routes: what tooling (the authorization sweep) walks to reach each one.
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every realtime event of this manifest and its owning module.")
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            do {
+                let manifest = try Manifest.load(path: options.path, catalog: .parley)
+                let assembly = try await ParleyAssembly.check(manifest: manifest)
+                for (event, owner) in assembly.events.events {
+                    print("\(column(event, 28)) \(owner)")
                 }
             } catch {
                 throw fail(error, path: options.path)
@@ -174,6 +194,11 @@ extension ParleyCommand {
             }
         }
     }
+}
+
+/// `text` padded to `width` for a column, never cut: `padding(toLength:)` truncates, which cut long route paths short.
+func column(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
 }
 
 /// The password: typed without echo on a terminal (asked twice), or the first line of standard input.

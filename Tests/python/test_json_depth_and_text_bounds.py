@@ -99,3 +99,62 @@ def test_free_text_fields_are_bounded_in_bytes(server):
     # Ordinary text at the character limits still fits.
     assert requests.post(f"{api}/rooms", json={"name": "é" * 100, "description": "日本" * 250}, headers=headers, timeout=10).status_code == 201
     assert requests.patch(f"{api}/users/{alice['id']}", json={"statusMessage": "🙂" * 200}, headers=headers, timeout=10).status_code == 200
+
+
+def test_socketio_connect_auth_is_held_to_the_json_depth_limit(server):
+    """The CONNECT packet's `auth` is client JSON too: deeper than `server.max_json_depth`, the namespace refuses it
+    with CONNECT_ERROR naming the limit before anything decodes it; at the limit it connects."""
+    import socketio
+
+    srv = server(server={"max_json_depth": 8})
+    alice = register_and_login(srv.url, "alice")
+
+    def connect(auth: dict):
+        errors: list = []
+        client = socketio.Client(reconnection=False)
+        client.on("connect_error", lambda data=None: errors.append(data))
+        try:
+            client.connect(srv.url, auth=auth, wait_timeout=5, transports=["websocket"])
+            return client, None
+        except socketio.exceptions.ConnectionError as error:
+            client.disconnect()
+            return None, (errors[0] if errors else str(error))
+
+    # `auth` itself is the first level: 7 more fit, 8 more do not.
+    fits, refused = connect({"token": alice["token"], "extra": nested(7)})
+    assert fits is not None and fits.connected, refused
+    fits.disconnect()
+    client, refused = connect({"token": alice["token"], "extra": nested(8)})
+    assert client is None, "a CONNECT whose auth nests 9 levels deep was accepted"
+    assert isinstance(refused, dict), refused
+    assert "8 levels" in refused["message"] and "max_json_depth" in refused["message"], refused
+    assert refused.get("data", {}).get("code") == "VALIDATION_ERROR", refused
+    # Deeper than a client library builds (raw Engine.IO over WebSocket), up to where JSON itself stops (512 levels,
+    # as JSONDecoder): refused the same way, and the same session may then connect.
+    import json
+
+    import websocket
+
+    def raw_session():
+        raw = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/socket.io/?EIO=4&transport=websocket", timeout=10)
+        assert raw.recv().startswith("0{")
+        return raw
+
+    raw = raw_session()
+    try:
+        raw.send('40{"token":' + json.dumps(alice["token"]) + ',"extra":' + "[" * 500 + "]" * 500 + "}")
+        reply = raw.recv()
+        assert reply.startswith("44"), reply
+        assert "max_json_depth" in json.loads(reply[2:])["message"], reply
+        raw.send("40" + json.dumps({"token": alice["token"]}))
+        assert raw.recv().startswith("40{"), "a CONNECT after the refusal did not connect"
+    finally:
+        raw.close()
+    # Beyond what JSON allows at all, the packet is malformed like any other: the session ends, the server goes on.
+    raw = raw_session()
+    try:
+        raw.send('40{"token":' + json.dumps(alice["token"]) + ',"extra":' + "[" * 100_000 + "]" * 100_000 + "}")
+        assert raw.recv() == "", "a malformed CONNECT packet was answered"
+    finally:
+        raw.close()
+    assert requests.get(f"{srv.url}/api/v1/health", timeout=10).status_code == 200

@@ -1,7 +1,10 @@
 import Foundation
 import GRDB
 
-/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with foreign keys on.
+/// The embedded default: SQLite (system libsqlite3) through GRDB, in WAL mode with foreign keys on. GRDB's pool sets
+/// the writer's `synchronous = NORMAL` with WAL: a commit is in the log before it returns, so an acknowledged write
+/// survives the process dying (kill -9, tested); only an OS crash or power loss can lose the last commits (FULL
+/// would fsync every commit). `SQLiteDurabilityTests` pins both settings.
 public final class SQLiteStorage: Storage {
     public let dialect = SQLDialect.sqlite
     public let summary: String

@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 /// One Engine.IO v4 packet. Text packets are `<type digit><data>`; a binary message travels as raw bytes on
 /// a WebSocket and as `b<base64>` in a polling payload.

@@ -189,6 +189,8 @@ final class SocketIOEngineHandler: EngineIOHandler {
             }
             let socket = SocketIOSocket(namespace: packet.namespace, auth: packet.payload, session: session)
             do {
+                // The auth payload is a client's JSON like any other: held to the same depth before a decoder walks it.
+                if let auth = packet.payload, JSONDepth.exceeds(auth) { throw JSONDepth.error(field: "auth") }
                 try await namespace.authorize(socket)
             } catch {
                 let payload = RealtimeErrorPayload(error, logger: session.logger)
