@@ -10,6 +10,7 @@ import ParleyProfileRooms
 import ParleyProfileSimple
 import ParleyRooms
 import ParleySocketIOConformance
+import ParleyWebhooks
 
 extension ModuleCatalog {
     /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its line in
@@ -27,5 +28,6 @@ extension ModuleCatalog {
         ModuleDescriptor(ProfileConversationsModule.self),
         ModuleDescriptor(ProfileRoomsModule.self),
         ModuleDescriptor(ModerationModule.self),
+        ModuleDescriptor(WebhooksModule.self),
     ])
 }
