@@ -34,9 +34,36 @@ struct DeliveryPayload<Payload: Encodable & Sendable>: Encodable, Sendable {
 /// `data` of `message.posted` / `message.edited` / `message.deleted`: the message as clients see it (a tombstone
 /// once deleted) and who edited or deleted it.
 struct MessageEventData: Encodable, Sendable {
-    let message: Message
+    /// The message as stored, or (for an edit queued before it is stored) as it will read once the edit is.
+    enum Rendering: Sendable {
+        case stored(Message)
+        case predicted(JSONValue)
+    }
+
+    let message: Rendering
     let actorKey: String?
     let actorID: String?
+
+    init(message: Message, actorKey: String?, actorID: String?) {
+        self.init(rendering: .stored(message), actorKey: actorKey, actorID: actorID)
+    }
+
+    init(rendering: Rendering, actorKey: String?, actorID: String?) {
+        message = rendering
+        self.actorKey = actorKey
+        self.actorID = actorID
+    }
+
+    /// `message` as an edit to `content` at `at` will leave it (the fields an edit changes).
+    static func edited(_ message: Message, content: String, at: Int64) throws -> Rendering {
+        guard case .object(var fields) = try JSONDecoder().decode(JSONValue.self, from: JSONBody.encode(message)) else {
+            return .stored(message)
+        }
+        fields["content"] = .string(content)
+        fields["editedAt"] = .string(Timestamp.iso(at))
+        fields["updatedAt"] = .string(Timestamp.iso(at))
+        return .predicted(.object(fields))
+    }
 
     struct Key: CodingKey {
         let stringValue: String
@@ -48,7 +75,10 @@ struct MessageEventData: Encodable, Sendable {
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
-        try c.encode(message, forKey: Key("message"))
+        switch message {
+        case .stored(let stored): try c.encode(stored, forKey: Key("message"))
+        case .predicted(let fields): try c.encode(fields, forKey: Key("message"))
+        }
         if let actorKey { try c.encode(actorID, forKey: Key(actorKey)) }
     }
 }

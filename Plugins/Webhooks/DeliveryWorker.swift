@@ -170,9 +170,9 @@ final class DeliveryWorker: Service, Sendable {
                 guard let check = confirmer.withLock({ $0 }) else { return await release(delivery, at: Timestamp.nowMillis() + 1_000) }
                 let now = Timestamp.nowMillis()
                 switch try await check(delivery, now) {
-                case .confirmed(let confirmed):
-                    try await store.confirm(id: delivery.id, body: confirmed, now: now)
-                    body = confirmed
+                case .confirmed(let fresher):
+                    try await store.confirm(id: delivery.id, body: fresher, now: now)
+                    body = fresher ?? body
                 case .notYet:
                     return await release(delivery, at: now + WebhookService.confirmRetryMs)
                 case .never:

@@ -174,51 +174,78 @@ struct WebhookService: Sendable {
             .filter { covers($0, kindName: message.channelKind) }
         guard !subscriptions.isEmpty else { return }
         let now = Timestamp.nowMillis()
-        let deliveries = try subscriptions.map { subscription in
+        let data = MessageEventData(message: message, actorKey: nil, actorID: nil)
+        try WebhookStore.enqueue(db, try deliveries(for: subscriptions, event: .messagePosted, channelID: message.channelId,
+                                                    subjectID: message.id, occurredAt: message.createdAt, data: data, confirmed: true, now: now),
+                                 now: now)
+    }
+
+    /// One delivery per subscription, its body written now.
+    func deliveries<D: Encodable & Sendable>(for subscriptions: [Subscription], event: WebhookEvent, channelID: String, subjectID: String,
+                                             actorID: String? = nil, occurredAt: Int64, data: D, confirmed: Bool,
+                                             now: Int64) throws -> [NewDelivery] {
+        try subscriptions.map { subscription in
             let id = ParleyID.make()
-            let body = try DeliveryPayload(id: id, event: WebhookEvent.messagePosted.rawValue, webhookId: subscription.webhookID,
-                                           channelId: message.channelId, occurredAt: Timestamp.iso(message.createdAt),
-                                           data: MessageEventData(message: message, actorKey: nil, actorID: nil)).json()
-            return NewDelivery(id: id, webhookID: subscription.webhookID, event: .messagePosted, channelID: message.channelId,
-                               subjectID: message.id, actorID: nil, body: body, occurredAt: message.createdAt, nextAttemptAt: now)
+            let body = try DeliveryPayload(id: id, event: event.rawValue, webhookId: subscription.webhookID, channelId: channelID,
+                                           occurredAt: Timestamp.iso(occurredAt), data: data).json()
+            return NewDelivery(id: id, webhookID: subscription.webhookID, event: event, channelID: channelID, subjectID: subjectID,
+                               actorID: actorID, body: body, confirmed: confirmed,
+                               occurredAt: occurredAt, nextAttemptAt: confirmed ? now : now + Self.confirmRetryMs)
         }
-        try WebhookStore.enqueue(db, deliveries, now: now)
     }
 
     /// For the hooks that run before their change is stored (edit, delete, join): the deliveries are queued
-    /// `unconfirmed`, and the worker sends them once it sees the change happened (or drops them when it does not).
-    /// Never fails the user's action: an error is logged.
-    func queueUnconfirmed(_ event: WebhookEvent, channelID: String, kindName: String, subjectID: String, actorID: String?) async {
+    /// `unconfirmed`, with the body the change will have, and the worker sends them once it sees the change happened
+    /// (or drops them when it does not). Never fails the user's action: an error is logged.
+    func queueUnconfirmed<D: Encodable & Sendable>(_ event: WebhookEvent, channelID: String, kindName: String, subjectID: String,
+                                                   actorID: String?, data: @Sendable (Int64) throws -> D) async {
         do {
             let subscriptions = try await store.subscriptions(channelID: channelID, event: event).filter { covers($0, kindName: kindName) }
             guard !subscriptions.isEmpty else { return }
             let now = Timestamp.nowMillis()
-            try await store.enqueue(subscriptions.map {
-                NewDelivery(id: ParleyID.make(), webhookID: $0.webhookID, event: event, channelID: channelID, subjectID: subjectID,
-                            actorID: actorID, body: nil, occurredAt: now, nextAttemptAt: now + Self.confirmRetryMs)
-            })
+            try await store.enqueue(try deliveries(for: subscriptions, event: event, channelID: channelID, subjectID: subjectID,
+                                                   actorID: actorID, occurredAt: now, data: try data(now), confirmed: false, now: now))
         } catch {
             logger.error("webhooks: could not queue \(event.rawValue) for channel \(channelID): \(error)")
         }
     }
 
-    /// `channelMemberDidLeave`: committed already, so the deliveries are ready at once.
+    func queueEdited(_ edit: MessageEdit) async {
+        await queueUnconfirmed(.messageEdited, channelID: edit.message.channelId, kindName: edit.message.channelKind,
+                               subjectID: edit.message.id, actorID: edit.editorID) { now in
+            MessageEventData(rendering: try MessageEventData.edited(edit.message, content: edit.content, at: now), actorKey: "editedBy",
+                             actorID: edit.editorID)
+        }
+    }
+
+    func queueDeleted(_ message: Message, deleterID: String) async {
+        await queueUnconfirmed(.messageDeleted, channelID: message.channelId, kindName: message.channelKind, subjectID: message.id,
+                               actorID: deleterID) { _ in
+            // Replaced by the stored tombstone when confirmed.
+            MessageEventData(message: message, actorKey: "deletedBy", actorID: deleterID)
+        }
+    }
+
+    func queueJoined(_ join: ChannelJoin) async {
+        await queueUnconfirmed(.memberJoined, channelID: join.channelID, kindName: join.channelKind, subjectID: join.userID, actorID: nil) { _ in
+            MemberEventData(channelId: join.channelID, userId: join.userID, role: join.role)
+        }
+    }
+
+    /// `channelMemberDidLeave`: committed already, so the deliveries are ready at once. Also confirms the member's
+    /// joins still waiting to be seen (a quick join and leave).
     func queueLeft(channelID: String, userID: String) async {
         do {
             let subscriptions = try await store.subscriptions(channelID: channelID, event: .memberLeft)
-            guard !subscriptions.isEmpty else { return }
             let kindName = subscriptions.contains { $0.channelID == nil } ? try await channel(id: channelID)?.kind.name : nil
             let covered = subscriptions.filter { subscription in
                 subscription.channelID != nil || kindName.map { covers(subscription, kindName: $0) } ?? false
             }
             let now = Timestamp.nowMillis()
-            try await store.enqueue(try covered.map { subscription in
-                let id = ParleyID.make()
-                let body = try DeliveryPayload(id: id, event: WebhookEvent.memberLeft.rawValue, webhookId: subscription.webhookID, channelId: channelID,
-                                               occurredAt: Timestamp.iso(now), data: MemberEventData(channelId: channelID, userId: userID, role: nil)).json()
-                return NewDelivery(id: id, webhookID: subscription.webhookID, event: .memberLeft, channelID: channelID, subjectID: userID,
-                                   actorID: nil, body: body, occurredAt: now, nextAttemptAt: now)
-            })
+            try await store.enqueueLeave(try deliveries(for: covered, event: .memberLeft, channelID: channelID, subjectID: userID, occurredAt: now,
+                                                        data: MemberEventData(channelId: channelID, userId: userID, role: nil),
+                                                        confirmed: true, now: now),
+                                         channelID: channelID, userID: userID)
             worker.wake()
         } catch {
             logger.error("webhooks: could not queue member.left for channel \(channelID): \(error)")
@@ -226,33 +253,40 @@ struct WebhookService: Sendable {
     }
 
     enum Confirmation {
-        case confirmed(body: String)
+        /// Send it, with this fresher body (nil: the one queued).
+        case confirmed(body: String?)
         case notYet
         case never
     }
 
-    /// Whether the change an unconfirmed delivery announces is stored, and if so its body.
+    /// Whether the change an unconfirmed delivery announces is stored. Judged by what cannot be undone, so that a
+    /// later change (the message deleted after its edit, the member gone again) does not hide it: an edit leaves
+    /// `editedAt`, a delete `deletedAt`; a join the membership (or, once they left, `confirmJoins`).
     func confirm(_ delivery: ClaimedDelivery, now: Int64) async throws -> Confirmation {
         let tooLate = now - delivery.occurredAt > Self.confirmWindowMs
-        func payload<D: Encodable & Sendable>(_ data: D) throws -> Confirmation {
+        func fresh<D: Encodable & Sendable>(_ data: D) throws -> Confirmation {
             .confirmed(body: try DeliveryPayload(id: delivery.id, event: delivery.event, webhookId: delivery.webhookID,
                                                  channelId: delivery.channelID, occurredAt: Timestamp.iso(delivery.occurredAt), data: data).json())
         }
         switch WebhookEvent(rawValue: delivery.event) {
         case .messageEdited:
-            if let message = try await channels.message(id: delivery.subjectID), !message.isDeleted,
-               let editedAt = message.editedAt, editedAt >= delivery.occurredAt {
-                return try payload(MessageEventData(message: message, actorKey: "editedBy", actorID: delivery.actorID))
+            if let message = try await channels.message(id: delivery.subjectID), let editedAt = message.editedAt, editedAt >= delivery.occurredAt {
+                // As stored, unless a later edit or a delete changed it since: then as this edit left it.
+                let queued = delivery.body.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+                if !message.isDeleted, queued?["data"]?["message"]?["content"]?.string == message.content {
+                    return try fresh(MessageEventData(message: message, actorKey: "editedBy", actorID: delivery.actorID))
+                }
+                return .confirmed(body: nil)
             }
         case .messageDeleted:
             if let message = try await channels.message(id: delivery.subjectID), let deletedAt = message.deletedAt,
                deletedAt >= delivery.occurredAt {
-                return try payload(MessageEventData(message: message, actorKey: "deletedBy", actorID: delivery.actorID))
+                return try fresh(MessageEventData(message: message, actorKey: "deletedBy", actorID: delivery.actorID))
             }
         case .memberJoined:
             if let member = try await channels.member(channelID: delivery.channelID, userID: delivery.subjectID),
                member.joinedAt >= delivery.occurredAt {
-                return try payload(MemberEventData(channelId: delivery.channelID, userId: delivery.subjectID, role: member.role))
+                return try fresh(MemberEventData(channelId: delivery.channelID, userId: delivery.subjectID, role: member.role))
             }
         default:
             return .never

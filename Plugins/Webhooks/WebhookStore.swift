@@ -16,9 +16,10 @@ struct NewDelivery: Sendable {
     let channelID: String
     let subjectID: String
     let actorID: String?
-    /// nil for an event whose change is not committed yet when it is queued (`unconfirmed`): the worker checks
-    /// that it happened and writes the body then.
-    let body: String?
+    let body: String
+    /// false for an event whose change is not committed yet when it is queued (an edit, a delete, a join, from
+    /// their "before" hooks): the row waits as `unconfirmed` until the worker sees the change stored.
+    let confirmed: Bool
     let occurredAt: Int64
     let nextAttemptAt: Int64
 }
@@ -148,7 +149,7 @@ struct WebhookStore: Sendable {
                     next_attempt_at, occurred_at, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
                 """, [delivery.id, delivery.webhookID, delivery.event.rawValue, delivery.channelID, delivery.subjectID, delivery.actorID,
-                      delivery.body, delivery.body == nil ? "unconfirmed" : "pending", delivery.nextAttemptAt, delivery.occurredAt, now, now])
+                      delivery.body, delivery.confirmed ? "pending" : "unconfirmed", delivery.nextAttemptAt, delivery.occurredAt, now, now])
         }
     }
 
@@ -156,6 +157,15 @@ struct WebhookStore: Sendable {
         guard !deliveries.isEmpty else { return }
         let now = Timestamp.nowMillis()
         try await storage.write { db in try Self.enqueue(db, deliveries, now: now) }
+    }
+
+    /// `member.left`: confirms the member's pending joins and queues the leave, in one transaction.
+    func enqueueLeave(_ deliveries: [NewDelivery], channelID: String, userID: String) async throws {
+        let now = Timestamp.nowMillis()
+        try await storage.write { db in
+            try Self.confirmJoins(db, channelID: channelID, userID: userID, now: now)
+            try Self.enqueue(db, deliveries, now: now)
+        }
     }
 
     // MARK: The worker's side
@@ -192,24 +202,36 @@ struct WebhookStore: Sendable {
         }
     }
 
-    /// The change an unconfirmed delivery announces has happened: its body is written and it is due at once.
-    func confirm(id: String, body: String, now: Int64) async throws {
+    /// The change an unconfirmed delivery announces has happened: it becomes pending (with a fresher body, if given).
+    func confirm(id: String, body: String?, now: Int64) async throws {
         try await storage.write { db in
-            try db.execute("UPDATE webhooks_deliveries SET body = ?, status = 'pending', updated_at = ? WHERE id = ? AND status = 'unconfirmed'",
-                           [body, now, id])
+            if let body {
+                try db.execute("UPDATE webhooks_deliveries SET body = ? WHERE id = ? AND status = 'unconfirmed'", [body, id])
+            }
+            try db.execute("UPDATE webhooks_deliveries SET status = 'pending', updated_at = ? WHERE id = ? AND status = 'unconfirmed'", [now, id])
         }
+    }
+
+    /// A member left `channelID`: unconfirmed joins of theirs happened (a join hook runs only for a non-member,
+    /// and a leave is announced only for a member), even if the membership is gone by the time the worker looks.
+    static func confirmJoins(_ db: any SQLExecutor, channelID: String, userID: String, now: Int64) throws {
+        try db.execute(
+            """
+            UPDATE webhooks_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+            WHERE status = 'unconfirmed' AND event = 'member.joined' AND channel_id = ? AND subject_id = ?
+            """, [now, now, channelID, userID])
     }
 
     /// Gives a claimed delivery back, due at `at` (an unconfirmed one looked at too early; a shutdown mid-attempt).
     func release(id: String, at: Int64) async throws {
-        try await storage.write { db in
+        _ = try await storage.write { db in
             try db.execute("UPDATE webhooks_deliveries SET next_attempt_at = ? WHERE id = ? AND status IN ('pending', 'unconfirmed')", [at, id])
         }
     }
 
     /// Drops a delivery whose change never happened (refused by another module, or rolled back).
     func drop(id: String) async throws {
-        try await storage.write { db in
+        _ = try await storage.write { db in
             try db.execute("DELETE FROM webhooks_deliveries WHERE id = ? AND status = 'unconfirmed'", [id])
         }
     }
@@ -250,7 +272,7 @@ struct WebhookStore: Sendable {
 
     /// A delivery whose webhook is gone or switched off is not sent: it fails with the reason.
     func abandon(id: String, reason: String, now: Int64) async throws {
-        try await storage.write { db in
+        _ = try await storage.write { db in
             try db.execute("UPDATE webhooks_deliveries SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?", [reason, now, id])
         }
     }
@@ -377,7 +399,7 @@ struct WebhookStore: Sendable {
     }
 
     func touchIncoming(id: String, now: Int64) async throws {
-        try await storage.write { db in
+        _ = try await storage.write { db in
             try db.execute("UPDATE webhooks_incoming SET last_used_at = ? WHERE id = ?", [now, id])
         }
     }

@@ -18,16 +18,13 @@ extension WebhooksModule {
             service.worker.wake()
         }
         registrar.hook(MessageHooks.messageWillBeEdited, priority: Self.hookPriority) { edit in
-            await service.queueUnconfirmed(.messageEdited, channelID: edit.message.channelId, kindName: edit.message.channelKind,
-                                           subjectID: edit.message.id, actorID: edit.editorID)
+            await service.queueEdited(edit)
         }
         registrar.hook(MessageHooks.messageWillBeDeleted, priority: Self.hookPriority) { message, deleterID in
-            await service.queueUnconfirmed(.messageDeleted, channelID: message.channelId, kindName: message.channelKind,
-                                           subjectID: message.id, actorID: deleterID)
+            await service.queueDeleted(message, deleterID: deleterID)
         }
         registrar.hook(MessageHooks.channelMemberWillJoin, priority: Self.hookPriority) { join in
-            await service.queueUnconfirmed(.memberJoined, channelID: join.channelID, kindName: join.channelKind, subjectID: join.userID,
-                                           actorID: nil)
+            await service.queueJoined(join)
         }
         registrar.hook(MessageHooks.channelMemberDidLeave, priority: Self.hookPriority) { channelID, userID in
             await service.queueLeft(channelID: channelID, userID: userID)
