@@ -26,7 +26,8 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("Moderation", ["ParleyMessaging"]),
     ("Webhooks", ["ParleyMessaging", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                   .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
-                  .product(name: "NIOPosix", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+                  .product(name: "NIOPosix", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                  .product(name: "Metrics", package: "swift-metrics")]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 

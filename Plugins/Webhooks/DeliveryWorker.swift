@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import ParleyKernel
 import ParleyMessaging
@@ -74,6 +75,12 @@ final class DeliveryWorker: Service, Sendable {
     static let idleMilliseconds: Int64 = 2_000
     static let pruneEveryMilliseconds: Int64 = 3_600_000
     static let userAgent = "Parley-Webhooks/1"
+
+    /// Attempts by what came of them, and how long receivers took.
+    private let outcomes = ["delivered", "retry", "failed"].reduce(into: [String: Counter]()) {
+        $0[$1] = Counter(label: "parley_webhook_attempts_total", dimensions: [("outcome", $1)])
+    }
+    private let attemptDuration = Metrics.Timer(label: "parley_webhook_attempt_duration_seconds", preferredDisplayUnit: .seconds)
 
     init(store: WebhookStore, channels: ChannelService, configuration: WebhooksModule.Configuration, logger: Logger) {
         self.store = store
@@ -235,11 +242,15 @@ final class DeliveryWorker: Service, Sendable {
         let outcome: WebhookStore.Outcome
         if problem == nil {
             outcome = .delivered
+            outcomes["delivered"]?.increment()
         } else if let delay = configuration.retrySchedule.delayMilliseconds(after: number) {
             outcome = .retry(at: now + delay)
+            outcomes["retry"]?.increment()
         } else {
             outcome = .failed
+            outcomes["failed"]?.increment()
         }
+        attemptDuration.record(duration: elapsed)
         try await store.recordAttempt(id: delivery.id, attempt: number, startedAt: startedAt, durationMs: durationMs, statusCode: statusCode,
                                       error: problem.map { String($0.prefix(500)) }, outcome: outcome, now: now)
     }

@@ -71,7 +71,9 @@ import Testing
             .filter { $0.path != "/ws" && !$0.path.hasPrefix("/socket.io") && !$0.path.hasSuffix("/socket.io") }
         var publicRoutes: Set<String> = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh",
                                          "GET /api/v1/health", "GET /api/v1/health/ready", "GET /metrics", "GET /api/v1/metrics",
-                                         "GET /api/openapi.json", "GET /api/docs"]
+                                         "GET /api/openapi.json", "GET /api/docs",
+                                         // An incoming webhook's URL: the secret token in the path is its credential.
+                                         "POST /api/v1/webhooks/hooks/{token}"]
         // The profiles' sign-up, sign-in and token refresh, and their WebSocket paths (a plain GET answers 401 anyway).
         let simple = TestManifest.profilePrefix("profile_simple")
         publicRoutes.formUnion(["POST \(simple)/api/auth/register", "POST \(simple)/api/auth/login", "POST \(simple)/api/auth/refresh"])

@@ -240,6 +240,9 @@ def test_a_receiver_answering_500_then_200_gets_the_event_once_after_a_retry(ser
         assert verify_signature(hook["secret"], second["headers"]["parley-signature"], second["body"])
         log = wait_until(lambda: (lambda d: d if d and d[0]["status"] == "delivered" else None)(deliveries(srv, owner["token"], hook["id"])))
         assert len(log) == 1 and log[0]["attempts"] == 2
+        metrics = requests.get(f"{srv.url}/metrics", timeout=HTTP_TIMEOUT).text
+        assert 'parley_webhook_attempts_total{outcome="retry"} 1' in metrics
+        assert 'parley_webhook_attempts_total{outcome="delivered"} 1' in metrics
         assert [a["statusCode"] for a in log[0]["attemptLog"]] == [500, 200] and log[0]["attemptLog"][0]["error"] == "HTTP 500"
         time.sleep(GRACE + 2)  # longer than the retry step: nothing more comes once it was accepted
         assert len(receiver.received()) == 2
@@ -517,4 +520,4 @@ def test_check_config_accepts_the_module_and_names_bad_options(tmp_path):
     checked = subprocess.run([str(parley_binary()), "check-config", str(manifest)], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     listed = subprocess.run([str(parley_binary()), "modules", "--config", str(manifest)], capture_output=True, text=True, timeout=30)
-    assert "webhooks" in listed.stdout
+    assert any(line.split()[:2] == ["webhooks", "enabled"] for line in listed.stdout.splitlines()), listed.stdout
