@@ -62,10 +62,9 @@ struct WebhookService: Sendable {
 
     /// The caller may manage a webhook of `channelID` (nil: one for every channel, server admins only).
     func requireManager(channelID: String?, userID: String, notFound: String) async throws {
-        guard let channelID else {
-            guard try await isServerAdmin(userID) else { throw APIError.forbidden("Only server admins manage webhooks for every channel") }
-            return
-        }
+        // Server admins manage every webhook, also one whose channel has since been deleted.
+        if try await isServerAdmin(userID) { return }
+        guard let channelID else { throw APIError.forbidden("Only server admins manage webhooks for every channel") }
         do {
             try await requireChannelManager(channelID: channelID, userID: userID)
         } catch let error as APIError where error.status == .notFound {
