@@ -95,6 +95,8 @@ struct Group: Encodable, Sendable {
     let memberCount: Int
     let myRole: String??
     let members: [GroupMemberView]?
+    /// The caller's unread count: in lists only.
+    var unreadCount: Int?
 
     init(_ channel: Channel, _ record: GroupRecord, myRole: String??, members: [GroupMemberView]? = nil) {
         id = channel.id
@@ -111,7 +113,7 @@ struct Group: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, title, name, description, cover, type, createdBy, createdAt, updatedAt, memberCount, myRole, members
+        case id, title, name, description, cover, type, createdBy, createdAt, updatedAt, memberCount, myRole, members, unreadCount
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -128,6 +130,7 @@ struct Group: Encodable, Sendable {
         try c.encode(memberCount, forKey: .memberCount)
         if case .some(let role) = myRole { try c.encode(role, forKey: .myRole) }
         try c.encodeIfPresent(members, forKey: .members)
+        try c.encodeIfPresent(unreadCount, forKey: .unreadCount)
     }
 }
 

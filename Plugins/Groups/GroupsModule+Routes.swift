@@ -148,9 +148,11 @@ struct GroupsRoutes: Sendable {
             default: throw APIError.validation(field: "discover", "must be true or false")
             }
         }
-        let (list, total) = discover
+        var (list, total) = discover
             ? try await groups.discover(userID: context.userID, page: page)
             : try await groups.mine(userID: context.userID, page: page)
+        let unread = try await groups.channels.unreadCounts(userID: context.userID, among: list.map(\.id))
+        for index in list.indices { list[index].unreadCount = unread[list[index].id] ?? 0 }
         return Envelope(list, message: "Groups retrieved successfully", pagination: page.pagination(total: total))
     }
 

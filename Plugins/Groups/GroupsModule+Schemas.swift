@@ -26,7 +26,8 @@ enum GroupsSchemas {
         "memberCount": .integer(minimum: 0),
         "myRole": JSONSchema.string(enum: roles).orNull.described("The caller's role; null when not a member"),
         "members": JSONSchema.array(member).described("Longest-standing first: in a group's details only"),
-    ], optional: ["members"]).described("A group: PRIVATE (members only), PUBLIC (anyone may view and join) or SECRET (invisible)"))
+        "unreadCount": JSONSchema.integer(minimum: 0).described("In lists: the caller's unread messages (0 when not a member)"),
+    ], optional: ["members", "unreadCount"]).described("A group: PRIVATE (members only), PUBLIC (anyone may view and join) or SECRET (invisible)"))
 
     static let groupType = JSONSchema.string(enum: GroupType.allCases.map(\.rawValue)).described("Case-insensitive")
     static let grantableRole = JSONSchema.string(enum: [GroupRole.member, GroupRole.admin]).described("Case-insensitive; never OWNER")

@@ -34,6 +34,7 @@ public struct GroupsModule: ChannelKindModule {
             }
         }
         GroupsRoutes(groups: groups).register(registrar.authenticatedRoutes())
+        GroupsRoutes(groups: groups).registerAdmin(registrar.authenticatedRoutes())
         try registrar.provide(GroupDirectory(groups: groups))
         // A send by another path is still a send: the same bucket as POST /messages and message:send.
         try registrar.rateLimit("messages", .post, "groups/{groupID}/messages")

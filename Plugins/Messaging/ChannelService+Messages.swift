@@ -224,6 +224,20 @@ extension ChannelService {
 
         let hooks = self.hooks
         var finalMetadata = metadata
+        // A retry of a send already stored gets its answer without the before-commit hooks: they judged the first
+        // send, and judging it again could refuse what is already stored (slow mode would). The check inside the
+        // transaction below still decides for retries that race their first send.
+        if let clientMessageID, !hooks.willBePosted.isEmpty,
+           let existing = try await storage.read({ db -> Message? in
+               guard let stored = try db.queryOne("SELECT id FROM messages WHERE sender_id = ? AND client_message_id = ?",
+                                                  [senderID, clientMessageID]) else { return nil }
+               return try self.fetchMessage(db, id: stored.string("id"))
+           }) {
+            guard existing.channelId == channelID else {
+                throw APIError.conflict("clientMessageId was already used for a message to another conversation", field: "clientMessageId")
+            }
+            return Sent(message: existing, json: nil, isRetry: true)
+        }
         if !hooks.willBePosted.isEmpty {
             var draft = MessageDraft(channelID: channelID, channelKind: kind, senderID: senderID, type: type, content: content,
                                      metadata: metadata)

@@ -123,6 +123,8 @@ public final class ChannelService: Sendable {
     public func deleteChannel(id: String) async throws {
         let members = try await storage.write { db -> [String] in
             let members = try db.query("SELECT user_id FROM channel_members WHERE channel_id = ?", [id]).map { $0.string("user_id") }
+            // Members first, while the channel is there: the changes feed logs each one's leave with its kind.
+            try db.execute("DELETE FROM channel_members WHERE channel_id = ?", [id])
             try db.execute("DELETE FROM channels WHERE id = ?", [id])
             return members
         }
@@ -139,14 +141,24 @@ public final class ChannelService: Sendable {
         }
     }
 
-    public func listChannels(kind: String, page: PageRequest) async throws -> ([Channel], Int) {
+    /// Channels of `kind`, optionally only those whose name contains `matching` (case-insensitive).
+    public func listChannels(kind: String, page: PageRequest, matching: String? = nil) async throws -> ([Channel], Int) {
         let order = page.ascending ? "ASC" : "DESC"
         let column = ["created_at", "name"].contains(page.sort) ? page.sort : "created_at"
-        return try await storage.read { db in
-            let total = try db.count("SELECT COUNT(*) FROM channels WHERE kind = ?", [kind])
+        var filter = "c.kind = ?"
+        var arguments: [any SQLConvertible] = [kind]
+        if let matching, !matching.isEmpty {
+            // LIKE with its wildcards escaped: the text is matched literally.
+            let escaped = matching.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            filter += " AND lower(c.name) LIKE ? ESCAPE '\\'"
+            arguments.append("%\(escaped)%")
+        }
+        return try await storage.read { [filter, arguments] db in
+            let total = try db.count("SELECT COUNT(*) FROM channels c WHERE \(filter)", arguments)
             let rows = try db.query(
-                "SELECT \(Channel.columns) FROM channels c WHERE c.kind = ? ORDER BY c.\(column) \(order), c.id \(order) LIMIT ? OFFSET ?",
-                [kind, page.limit, page.offset])
+                "SELECT \(Channel.columns) FROM channels c WHERE \(filter) ORDER BY c.\(column) \(order), c.id \(order) LIMIT ? OFFSET ?",
+                arguments + [page.limit, page.offset])
             return (rows.map(Channel.init(row:)), total)
         }
     }
@@ -210,6 +222,22 @@ public final class ChannelService: Sendable {
         return try await storage.read { db in
             Set(try db.query("SELECT channel_id FROM channel_members WHERE user_id = ? AND channel_id IN (\(placeholders))",
                              [userID] + channelIDs).map { $0.string("channel_id") })
+        }
+    }
+
+    /// `userID`'s unread count in each channel among `channelIDs` they belong to (lists' badges), in one query.
+    public func unreadCounts(userID: String, among channelIDs: [String]) async throws -> [String: Int] {
+        guard !channelIDs.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: channelIDs.count).joined(separator: ", ")
+        return try await storage.read { db in
+            let rows = try db.query(
+                """
+                SELECT me.channel_id,
+                    (SELECT COUNT(*) FROM messages u WHERE u.channel_id = me.channel_id AND u.sender_id <> me.user_id
+                        AND u.deleted_at IS NULL AND (me.last_read_id IS NULL OR u.id > me.last_read_id)) AS unread
+                FROM channel_members me WHERE me.user_id = ? AND me.channel_id IN (\(placeholders))
+                """, [userID] + channelIDs)
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0.string("channel_id"), Int($0.int("unread"))) })
         }
     }
 

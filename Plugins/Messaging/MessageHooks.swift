@@ -37,7 +37,8 @@ public enum MessageHooks {
     /// May change the draft's content, type or metadata (the next handler sees the change; content limits are
     /// checked again after the last one), or reject the send by throwing: an `APIError` reaches the client as
     /// is (a 4xx in the REST envelope, an `error` event on realtime); any other error rejects it as a 500 and is
-    /// logged. Nothing is stored when a handler throws, and later handlers do not run.
+    /// logged. Nothing is stored when a handler throws, and later handlers do not run. A retry of a send already
+    /// stored (same sender and `clientMessageId`) is answered with the stored message without running handlers.
     public static let messageWillBePosted = HookPoint<@Sendable (inout MessageDraft) async throws -> Void>("messageWillBePosted")
 
     /// Inside the message's write transaction, after its row is inserted: rows a handler writes here commit or

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import ParleyKernel
 
 /// Messaging's own metrics, through swift-metrics (the kernel installs the Prometheus backend before modules
 /// register). Handles are made once: a send pays no label building or lookup.
@@ -29,5 +30,7 @@ struct MessagingMetrics: Sendable {
 
     func received(_ kind: Kind) {
         counters[kind.index].increment()
+        // The operator console's "messages per second".
+        if kind == .message { ActivityMeter.shared.count("messages") }
     }
 }

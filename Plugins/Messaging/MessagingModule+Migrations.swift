@@ -154,5 +154,129 @@ extension MessagingModule {
             "ALTER TABLE messages ADD COLUMN client_message_id TEXT",
             "CREATE UNIQUE INDEX messages_client_id ON messages(sender_id, client_message_id) WHERE client_message_id IS NOT NULL",
         ]),
+        // The changes feed (`GET /sync`): triggers log every change to messages, reactions, read positions and
+        // memberships in the transaction that makes it, so no write path can forget one. A client's cursor is a
+        // position (xid, seq). SQLite has one writer: seq is commit order and xid is always 0. PostgreSQL commits
+        // out of sequence order, so rows carry their transaction id and `sync_visible` shows only rows of
+        // transactions older than the reader's snapshot xmin: every one of those has ended, and any row still to
+        // come belongs to a newer transaction, so it sorts after every position already handed out.
+        Migration("0005_sync_changes") { dialect in
+            switch dialect {
+            case .sqlite:
+                let log = "INSERT INTO sync_changes (kind, channel_id, channel_kind, message_id, user_id)"
+                return [
+                    """
+                    CREATE TABLE sync_changes (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        xid BIGINT NOT NULL DEFAULT 0,
+                        kind TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        channel_kind TEXT,
+                        message_id TEXT,
+                        user_id TEXT,
+                        at BIGINT NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+                    )
+                    """,
+                    "CREATE INDEX sync_changes_position ON sync_changes(xid, seq)",
+                    "CREATE INDEX sync_changes_at ON sync_changes(at)",
+                    "CREATE VIEW sync_visible AS SELECT * FROM sync_changes",
+                    "CREATE VIEW sync_floor AS SELECT 0 AS xid",
+                    """
+                    CREATE TRIGGER sync_message_insert AFTER INSERT ON messages BEGIN
+                        \(log) VALUES ('message', new.channel_id, NULL, new.id, NULL);
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_message_update AFTER UPDATE OF content, metadata, edited_at, deleted_at ON messages BEGIN
+                        \(log) VALUES ('message', new.channel_id, NULL, new.id, NULL);
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_reaction_insert AFTER INSERT ON message_reactions BEGIN
+                        \(log) SELECT 'message', channel_id, NULL, id, NULL FROM messages WHERE id = new.message_id;
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_reaction_delete AFTER DELETE ON message_reactions BEGIN
+                        \(log) SELECT 'message', channel_id, NULL, id, NULL FROM messages WHERE id = old.message_id;
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_member_insert AFTER INSERT ON channel_members BEGIN
+                        \(log) SELECT 'joined', new.channel_id, (SELECT kind FROM channels WHERE id = new.channel_id), NULL, new.user_id;
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_member_delete AFTER DELETE ON channel_members BEGIN
+                        \(log) SELECT 'left', old.channel_id, (SELECT kind FROM channels WHERE id = old.channel_id), NULL, old.user_id;
+                    END
+                    """,
+                    """
+                    CREATE TRIGGER sync_member_read AFTER UPDATE OF last_read_id, last_delivered_id ON channel_members BEGIN
+                        \(log) VALUES ('read', new.channel_id, NULL, NULL, new.user_id);
+                    END
+                    """,
+                    "CREATE TABLE sync_horizon (id INTEGER PRIMARY KEY, xid BIGINT NOT NULL, seq BIGINT NOT NULL)",
+                ]
+            case .postgres:
+                let xid = "pg_current_xact_id()::text::bigint"
+                let xmin = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                let log = "INSERT INTO sync_changes (kind, channel_id, channel_kind, message_id, user_id)"
+                return [
+                    """
+                    CREATE TABLE sync_changes (
+                        seq BIGSERIAL PRIMARY KEY,
+                        xid BIGINT NOT NULL DEFAULT (\(xid)),
+                        kind TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        channel_kind TEXT,
+                        message_id TEXT,
+                        user_id TEXT,
+                        at BIGINT NOT NULL DEFAULT ((extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                    )
+                    """,
+                    "CREATE INDEX sync_changes_position ON sync_changes(xid, seq)",
+                    "CREATE INDEX sync_changes_at ON sync_changes(at)",
+                    "CREATE VIEW sync_visible AS SELECT * FROM sync_changes WHERE xid < \(xmin)",
+                    "CREATE VIEW sync_floor AS SELECT \(xmin) AS xid",
+                    """
+                    CREATE FUNCTION parley_sync_message() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        \(log) VALUES ('message', NEW.channel_id, NULL, NEW.id, NULL);
+                        RETURN NULL;
+                    END $$
+                    """,
+                    "CREATE TRIGGER sync_message_insert AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION parley_sync_message()",
+                    """
+                    CREATE TRIGGER sync_message_update AFTER UPDATE OF content, metadata, edited_at, deleted_at ON messages
+                        FOR EACH ROW EXECUTE FUNCTION parley_sync_message()
+                    """,
+                    """
+                    CREATE FUNCTION parley_sync_reaction() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        \(log) SELECT 'message', m.channel_id, NULL, m.id, NULL FROM messages m
+                            WHERE m.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.message_id ELSE NEW.message_id END;
+                        RETURN NULL;
+                    END $$
+                    """,
+                    "CREATE TRIGGER sync_reaction_change AFTER INSERT OR DELETE ON message_reactions FOR EACH ROW EXECUTE FUNCTION parley_sync_reaction()",
+                    """
+                    CREATE FUNCTION parley_sync_member() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF TG_OP = 'INSERT' THEN
+                            \(log) SELECT 'joined', NEW.channel_id, (SELECT kind FROM channels WHERE id = NEW.channel_id), NULL, NEW.user_id;
+                        ELSIF TG_OP = 'DELETE' THEN
+                            \(log) SELECT 'left', OLD.channel_id, (SELECT kind FROM channels WHERE id = OLD.channel_id), NULL, OLD.user_id;
+                        ELSIF NEW.last_read_id IS DISTINCT FROM OLD.last_read_id OR NEW.last_delivered_id IS DISTINCT FROM OLD.last_delivered_id THEN
+                            \(log) VALUES ('read', NEW.channel_id, NULL, NULL, NEW.user_id);
+                        END IF;
+                        RETURN NULL;
+                    END $$
+                    """,
+                    "CREATE TRIGGER sync_member_change AFTER INSERT OR DELETE OR UPDATE ON channel_members FOR EACH ROW EXECUTE FUNCTION parley_sync_member()",
+                    "CREATE TABLE sync_horizon (id INTEGER PRIMARY KEY, xid BIGINT NOT NULL, seq BIGINT NOT NULL)",
+                ]
+            }
+        },
     ]
 }

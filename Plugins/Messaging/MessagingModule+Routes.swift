@@ -70,6 +70,20 @@ struct MessagingRoutes: Sendable {
             body: .json(.input(["emoji": Self.emojiSchema]), required: false),
             response: .data(MessagingSchemas.reactionChange), errors: [409]), use: self.unreact)
 
+        routes.get("sync", doc: RouteDoc(
+            "What changed for you since a cursor",
+            description: "The changes feed for clients catching up after a reconnect: messages created, edited, deleted "
+                + "(as tombstones) or reacted to, members' read positions, and your joins and leaves, in commit order, "
+                + "each with its state now (the same message may appear again on a later page: upsert by id). Without "
+                + "`since`: no changes and the cursor of now (take it right after loading your channels). Call again "
+                + "with `since` set to the returned `cursor` while `hasMore`. Only channels you belong to are reported. "
+                + "A cursor older than the log's retention (`sync_retention_days`) is a 410 `CURSOR_EXPIRED`: reload.",
+            parameters: [
+                .query("since", .string(minLength: 1, maxLength: 40), "The `cursor` of your last call"),
+                .query("limit", .integer(minimum: 1, maximum: 500), "Most log entries per page (default 100)"),
+            ],
+            response: .data(MessagingSchemas.syncPage(channels.schemas.message)), errors: [410]), use: self.sync)
+
         routes.post("messages/{messageID}/delivered", doc: RouteDoc(
             "Receipt: delivered up to this message", response: .envelope(MessagingSchemas.receipt)), use: self.delivered)
 
@@ -134,6 +148,22 @@ struct MessagingRoutes: Sendable {
         }
         let change = try await channels.react(messageID: id, emoji: emoji, userID: context.userID, add: false)
         return Envelope(change, message: "Reaction removed")
+    }
+
+    func sync(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<ChannelService.SyncPage> {
+        let query = request.uri.queryParameters
+        var validator = Validator()
+        var since: ChannelService.SyncCursor?
+        if let raw = query["since"].map(String.init) {
+            since = ChannelService.SyncCursor(token: raw)
+            if since == nil { validator.fail("since", "is not a cursor this server handed out") }
+        }
+        var limit = 100
+        if let raw = query["limit"].map(String.init) {
+            if let value = Int(raw), (1...500).contains(value) { limit = value } else { validator.fail("limit", "must be an integer from 1 to 500") }
+        }
+        try validator.check()
+        return Envelope(try await channels.sync(userID: context.userID, since: since, limit: limit), message: "Changes retrieved")
     }
 
     func delivered(_ request: Request, context: AuthenticatedContext) async throws -> Envelope<ChannelService.Receipt> {

@@ -55,6 +55,27 @@ public struct MessagingSchemas: Sendable {
         "at": .dateTime,
     ]))
 
+    /// `GET /sync`'s page: each change is one of four shapes, told apart by `type`.
+    public static func syncPage(_ message: JSONSchema) -> JSONSchema {
+        let channel = JSONSchema.object([
+            "kind": JSONSchema.string().orNull.described("room, group, direct, …; null when the channel is gone"),
+            "id": .uuid,
+        ])
+        let change = JSONSchema.ref(name: "SyncChange", definition: .object([
+            "type": JSONSchema.string(enum: ["message", "read", "channel:joined", "channel:left"]),
+            "message": message.described("type message: the message now (upsert by id; `isDeleted` for a deleted one)"),
+            "channel": channel.described("type read, channel:joined, channel:left"),
+            "userId": JSONSchema.uuid.described("type read: whose read position"),
+            "lastReadMessageId": JSONSchema.uuid.orNull.described("type read"),
+            "lastDeliveredMessageId": JSONSchema.uuid.orNull.described("type read"),
+        ], optional: ["message", "channel", "userId", "lastReadMessageId", "lastDeliveredMessageId"]))
+        return .ref(name: "SyncPage", definition: .object([
+            "changes": .array(change),
+            "cursor": JSONSchema.string().described("Opaque: pass as `since` next time"),
+            "hasMore": .boolean,
+        ]))
+    }
+
     /// What a message body may say besides its target: shared by `POST /messages` and the per-channel sends.
     public var messageFields: [JSONSchema.Property] {
         JSONSchema.fields([

@@ -22,12 +22,15 @@ public struct MessagingModule: ParleyModule {
         /// SQLite: a sent message enters the search index in a batch at most this long after its send
         /// (search itself never waits: it indexes what is pending first). Longer batches cost less per message.
         public var searchIndexDelayMilliseconds = 100
+        /// The changes feed (`GET /sync`) keeps this many days of changes; an older cursor gets 410 and the
+        /// client reloads. 0 keeps everything.
+        public var syncRetentionDays = 30
 
         public init() {}
 
         // The manifest says `_ms` where the properties say `Milliseconds`; the other keys follow the snake_case rule.
         enum CodingKeys: String, CodingKey {
-            case maxContentLength, maxContentBytes, maxMetadataBytes, typingTimeoutSeconds
+            case maxContentLength, maxContentBytes, maxMetadataBytes, typingTimeoutSeconds, syncRetentionDays
             case typingThrottleMilliseconds = "typing_throttle_ms"
             case searchIndexDelayMilliseconds = "search_index_delay_ms"
         }
@@ -40,6 +43,7 @@ public struct MessagingModule: ParleyModule {
                       "must be between 0 and 300")
             try check(typingThrottleMilliseconds >= 0, key: CodingKeys.typingThrottleMilliseconds, "must not be negative")
             try check(searchIndexDelayMilliseconds, in: 0...10_000, key: CodingKeys.searchIndexDelayMilliseconds)
+            try check(syncRetentionDays, in: 0...3650, key: CodingKeys.syncRetentionDays)
         }
     }
 
@@ -55,6 +59,7 @@ public struct MessagingModule: ParleyModule {
                                       configuration: configuration, logger: registrar.logger)
         try registrar.provide(channels)
         registrar.addService(channels.searchIndex)
+        registrar.addService(SyncLogPruner(channels: channels, retentionDays: configuration.syncRetentionDays, logger: registrar.logger))
         // Sends by every path share one bucket (REST, realtime, a conversation's or group's own send route).
         try registrar.defaultRateLimit("messages", limit: 30, windowSeconds: 60, per: .user)
         try registrar.defaultRateLimit("typing", limit: 60, windowSeconds: 60, per: .user)

@@ -28,13 +28,30 @@ extension RoomsModule {
         }
 
         routes.get("rooms", doc: RouteDoc(
-            "List rooms", parameters: RouteDoc.pageParameters(sortable: ["createdAt", "name"]), response: .page(RoomsSchemas.room(rooms.channels.schemas)))
+            "List rooms", description: "Every room, or with `joined=true` only yours (newest first); each with your unread count.",
+            parameters: [.query("joined", .boolean, "`true` lists only the rooms you belong to")]
+                + RouteDoc.pageParameters(sortable: ["createdAt", "name"]),
+            response: .page(RoomsSchemas.room(rooms.channels.schemas)))
         ) { request, context -> Envelope<[Room]> in
-            let page = try PageRequest.parse(request.uri.queryParameters, sortable: [("createdAt", "created_at"), ("name", "name")])
-            let (list, total) = try await rooms.channels.listChannels(kind: Self.kind, page: page)
-            let joined = try await rooms.channels.memberships(userID: context.userID, among: list.map(\.id))
-            return Envelope(list.map { Room($0, isMember: joined.contains($0.id)) },
-                            message: "Rooms retrieved successfully", pagination: page.pagination(total: total))
+            let query = request.uri.queryParameters
+            let page = try PageRequest.parse(query, sortable: [("createdAt", "created_at"), ("name", "name")])
+            var onlyJoined = false
+            if let raw = query["joined"] {
+                switch raw.lowercased() {
+                case "true", "1": onlyJoined = true
+                case "false", "0": onlyJoined = false
+                default: throw APIError.validation(field: "joined", "must be true or false")
+                }
+            }
+            let (list, total) = onlyJoined
+                ? try await rooms.channels.channels(kind: Self.kind, userID: context.userID, page: page)
+                : try await rooms.channels.listChannels(kind: Self.kind, page: page)
+            let unread = try await rooms.channels.unreadCounts(userID: context.userID, among: list.map(\.id))
+            return Envelope(list.map { channel -> Room in
+                var room = Room(channel, isMember: unread[channel.id] != nil)
+                room.unreadCount = unread[channel.id] ?? 0
+                return room
+            }, message: "Rooms retrieved successfully", pagination: page.pagination(total: total))
         }
 
         routes.get("rooms/{roomID}", doc: RouteDoc(

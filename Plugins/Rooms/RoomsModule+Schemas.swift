@@ -16,6 +16,7 @@ enum RoomsSchemas {
         "isMember": JSONSchema.boolean.described("Whether the caller is a member"),
         "messages": JSONSchema.array(messaging.message)
             .described("Recent messages, oldest first: only in a room's details (empty for non-members) and on creation"),
-    ], optional: ["messages"]).described("A public chat room"))
+        "unreadCount": JSONSchema.integer(minimum: 0).described("In lists: the caller's unread messages (0 when not a member)"),
+    ], optional: ["messages", "unreadCount"]).described("A public chat room"))
     }
 }

@@ -40,6 +40,7 @@ public struct RoomsModule: ChannelKindModule {
             }
         }
         registerRoutes(registrar.authenticatedRoutes(), rooms: rooms)
+        registerAdminRoutes(registrar.authenticatedRoutes(), rooms: rooms, auth: registrar.kernel.auth, hub: registrar.hub)
         registerEvents(registrar, rooms: rooms)
         try registrar.provide(RoomDirectory(rooms: rooms))
     }
@@ -55,6 +56,8 @@ struct Room: Encodable, Sendable {
     let memberCount: Int
     let isMember: Bool
     let messages: [Message]?
+    /// The caller's unread count: in lists only.
+    var unreadCount: Int?
 
     init(_ channel: Channel, isMember: Bool, messages: [Message]? = nil) {
         id = channel.id
@@ -68,7 +71,7 @@ struct Room: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, _id, name, description, createdBy, createdAt, memberCount, isMember, messages
+        case id, _id, name, description, createdBy, createdAt, memberCount, isMember, messages, unreadCount
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -82,6 +85,7 @@ struct Room: Encodable, Sendable {
         try c.encode(memberCount, forKey: .memberCount)
         try c.encode(isMember, forKey: .isMember)
         try c.encodeIfPresent(messages, forKey: .messages)
+        try c.encodeIfPresent(unreadCount, forKey: .unreadCount)
     }
 }
 

@@ -16,11 +16,6 @@ public struct ParleyCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// What `parley --version` prints.
-public enum ParleyVersion {
-    public static let current = "0.2.0"
-}
-
 /// `--config PATH`, else `$PARLEY_CONFIG`, else `config/parley.yaml`.
 struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "Manifest to use (default: $PARLEY_CONFIG or config/parley.yaml).")
@@ -56,7 +51,9 @@ extension ParleyCommand {
                 let manifest = try Manifest.load(path: options.path, catalog: .parley)
                 let json = manifest.logging.format == "json"
                 LoggingSystem.bootstrap { label in
-                    json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardOutput(label: label)
+                    // Warnings and worse also go to the operator console's recent-errors ring.
+                    RecentErrorsLogHandler(label: label, upstream: json ? JSONLogHandler(label: label) as any LogHandler
+                                                                        : StreamLogHandler.standardOutput(label: label))
                 }
                 server = try await ParleyServer(manifest: manifest)
             } catch {

@@ -112,7 +112,13 @@ def test_slow_mode_set_by_the_owner_enforced_and_explained_on_every_transport(se
         assert heard["seconds"] == 60 and heard["setBy"] == owner["id"]
         assert call("GET", slow, member["token"]).json()["data"]["seconds"] == 60
 
-        send_message(srv.url, member["token"], rid, "first")
+        first = call("POST", f"{srv.api}/messages", member["token"], {"roomId": rid, "content": "first", "clientMessageId": "slow-1"})
+        assert first.status_code == 201
+        # A retry of the stored send is answered with it (200, same id), not refused by slow mode; over /ws too.
+        retry = call("POST", f"{srv.api}/messages", member["token"], {"roomId": rid, "content": "first", "clientMessageId": "slow-1"})
+        assert retry.status_code == 200 and retry.json()["data"]["id"] == first.json()["data"]["id"]
+        kind, acked = ws.call("message:send", {"roomId": rid, "content": "first", "clientMessageId": "slow-1"})
+        assert kind == "ack" and acked["id"] == first.json()["data"]["id"]
         again = call("POST", f"{srv.api}/messages", member["token"], {"roomId": rid, "content": "second"})
         assert again.status_code == 429 and again.json()["code"] == "SLOW_MODE"
         assert "post again in" in again.json()["message"] and 0 < int(again.headers["Retry-After"]) <= 60

@@ -76,6 +76,8 @@ struct KernelRoutes {
         AuthRoutes(auth: kernel.auth, hub: kernel.hub).register(
             public: root.group("/api/v1"), authenticated: root.group("/api/v1", context: AuthenticatedContext.self))
         AdminRoutes(auth: kernel.auth, hub: kernel.hub).register(root.group("/api/v1", context: AuthenticatedContext.self))
+        ConsoleRoutes(auth: kernel.auth, hub: kernel.hub, manifest: manifest, modules: modules, ledger: root.ledger)
+            .register(root.group("/api/v1", context: AuthenticatedContext.self))
         HealthRoutes(storage: kernel.storage, startedAt: .now).register(root.group("/api/v1"))
         OpenAPIRoutes(ledger: root.ledger, manifest: manifest, modules: modules).register(root)
         if manifest.metrics.enabled {

@@ -63,6 +63,10 @@ struct KernelMiddleware: RouterMiddleware {
         cors.decorate(&response, for: request)
         if let decision = context.rateLimit, decision.allowed { response.headers.append(contentsOf: decision.headers) }
         let elapsed = ContinuousClock.now - started
+        if response.status.code >= 500 {
+            RecentErrors.shared.answer(status: Int(response.status.code), method: request.method.rawValue, path: request.uri.path,
+                                       message: "\(response.status.code) \(response.status.reasonPhrase)", requestID: context.requestID)
+        }
         // Route templates, never concrete paths: ids would make a series per resource.
         ParleyMetrics.httpRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
                                   status: Int(response.status.code), duration: elapsed)

@@ -88,6 +88,7 @@ public enum ParleyMetrics {
         if deliveries > 0 { delivered.increment(by: deliveries) }
         broadcastDuration.recordNanoseconds(nanoseconds(duration))
         if let sinceOrigin { deliveryLatency.recordNanoseconds(nanoseconds(sinceOrigin)) }
+        ActivityMeter.shared.broadcast(deliveries: deliveries, latency: sinceOrigin)
     }
 
     static func httpRequest(route: String, method: String, status: Int, duration: Duration) {

@@ -39,7 +39,7 @@ struct WebSocketTransport: UpgradeEndpoint {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
             // The topics are looked up before the 101; the connection is registered the moment the socket opens.
             let admission = await endpoint.prepare(identity)
-            return .accept(webSocketSettings, Session(transport: self, identity: identity, admission: admission))
+            return .accept(webSocketSettings, session(identity, admission))
         } catch {
             return .refuse(.api(error))
         }
@@ -118,57 +118,26 @@ struct WebSocketTransport: UpgradeEndpoint {
     }
 
     /// One `/ws` connection: admitted when it opens, removed when it closes.
-    final class Session: ServerWebSocketDelegate {
-        let transport: WebSocketTransport
-        let identity: Identity
-        let admission: RealtimeHub.Admission
-        /// Set on the event loop as the socket opens, before any message is handled.
-        private let connection = Mutex<(connection: RealtimeConnection, first: Bool)?>(nil)
-
-        init(transport: WebSocketTransport, identity: Identity, admission: RealtimeHub.Admission) {
-            self.transport = transport
-            self.identity = identity
-            self.admission = admission
-        }
-
-        /// Registered here, synchronously, in the loop turn that completes the upgrade.
-        func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
-            let writer = socket.writer
-            // Frames go straight to the socket from whichever thread publishes them; a broadcast's bytes are
-            // shared by every receiver. A client too far behind is disconnected.
-            let admitted = transport.endpoint.register(identity, admission, transport: WebSocketTransport.name, logger: transport.logger, sink: { item in
+    /// `/ws`'s session: every receiver shares a broadcast's frame bytes; text frames are parsed and run here.
+    func session(_ identity: Identity, _ admission: RealtimeHub.Admission) -> WebSocketSession {
+        WebSocketSession(endpoint: endpoint, identity: identity, admission: admission, logger: logger, sink: { writer in
+            { item in
                 switch item {
                 case .event(let event):
                     return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
                 case .direct(let text):
                     return writer.write(text: text)
                 }
-            }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
-            connection.withLock { $0 = admitted }
-            return false  // `opened` still runs: presence and hooks
-        }
-
-        func opened(_ socket: ServerWebSocket) async {
-            guard let admitted = connection.withLock({ $0 }) else { return }
-            await transport.endpoint.complete(admitted.connection, first: admitted.first)
-        }
-
-        func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0?.connection }) else { return }
+            }
+        }, receive: { [self] message, connection in
             guard case .text(let text) = message else {
                 connection.send(.direct(WebSocketTransport.renderError(nil, RealtimeErrorPayload(
                     APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"),
                     logger: connection.logger))))
                 return
             }
-            await transport.handle(Data(text.utf8), connection: connection)
-        }
-
-        func closed(_ socket: ServerWebSocket) async {
-            // Taken out: the connection's close handler holds the socket, which holds this session.
-            guard let connection = self.connection.withLock({ $0.take()?.connection }) else { return }
-            await transport.endpoint.disconnect(connection)
-        }
+            await handle(Data(text.utf8), connection: connection)
+        })
     }
 
     /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. (The socket

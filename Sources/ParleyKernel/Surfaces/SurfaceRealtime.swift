@@ -115,7 +115,7 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
             ?? URI(target).queryParameters["token"].map(String.init)
         do throws(APIError) {
             let identity = try await endpoint.authenticate(token, tokenHint: "?token=")
-            return .accept(settings, Session(owner: self, identity: identity, admission: await endpoint.prepare(identity)))
+            return .accept(settings, session(identity, await endpoint.prepare(identity)))
         } catch {
             return .refuse(.api(error, envelope: envelope))
         }
@@ -129,54 +129,28 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
         }
     }
 
-    final class Session: ServerWebSocketDelegate {
-        let owner: SurfaceWebSocketEndpoint
-        let identity: Identity
-        let admission: RealtimeHub.Admission
-        private let connection = Mutex<(connection: RealtimeConnection, first: Bool)?>(nil)
-
-        init(owner: SurfaceWebSocketEndpoint, identity: Identity, admission: RealtimeHub.Admission) {
-            self.owner = owner
-            self.identity = identity
-            self.admission = admission
-        }
-
-        /// As `/ws`: registered in the loop turn that completes the upgrade, presence and hooks after.
-        func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
-            let writer = socket.writer
-            let dialect = owner.dialect
-            let userID = identity.userID
-            let admitted = owner.endpoint.register(identity, admission, transport: WebSocketTransport.name, surface: owner.surface, logger: owner.logger, sink: { item in
+    /// As `/ws`'s, with broadcasts rendered in the surface's dialect and every text frame handed to the module (a
+    /// binary one as text it cannot parse: the module decides what it gets).
+    func session(_ identity: Identity, _ admission: RealtimeHub.Admission) -> WebSocketSession {
+        let dialect = self.dialect
+        let userID = identity.userID
+        let handler = self.handler
+        return WebSocketSession(endpoint: endpoint, identity: identity, admission: admission, surface: surface, logger: logger,
+                                sink: { writer in
+            { item in
                 switch item {
                 case .event(let event):
                     return deliverDialect(event, in: dialect, userID: userID) { writer.write($0) }
                 case .direct(let text):
                     return writer.write(text: text)
                 }
-            }, onClose: WebSocketTransport.closer(for: socket), eventLoop: { [loop = socket.channel.eventLoop] in loop })
-            connection.withLock { $0 = admitted }
-            return false
-        }
-
-        func opened(_ socket: ServerWebSocket) async {
-            guard let admitted = connection.withLock({ $0 }) else { return }
-            await owner.endpoint.complete(admitted.connection, first: admitted.first)
-        }
-
-        func received(_ message: ServerWebSocket.Message, on socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0?.connection }) else { return }
-            switch message {
-            case .text(let text):
-                await owner.handler(text, SurfaceWebSocket(connection: connection))
-            default:
-                // The module decides what a binary frame gets; it sees it as text it cannot parse.
-                await owner.handler("", SurfaceWebSocket(connection: connection))
             }
-        }
-
-        func closed(_ socket: ServerWebSocket) async {
-            guard let connection = self.connection.withLock({ $0.take()?.connection }) else { return }
-            await owner.endpoint.disconnect(connection)
-        }
+        }, receive: { message, connection in
+            if case .text(let text) = message {
+                await handler(text, SurfaceWebSocket(connection: connection))
+            } else {
+                await handler("", SurfaceWebSocket(connection: connection))
+            }
+        })
     }
 }
