@@ -25,6 +25,10 @@ let featureModules: [(name: String, dependencies: [Target.Dependency])] = [
     ("ProfileRooms", ["ParleyMessaging", "ParleyRooms", "ParleyFiles"]),
     ("Moderation", ["ParleyMessaging"]),
     ("Web", []),
+    ("Webhooks", ["ParleyMessaging", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                  .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+                  .product(name: "NIOPosix", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                  .product(name: "Metrics", package: "swift-metrics")]),
 ]
 let moduleTargets = featureModules.map { Target.Dependency(stringLiteral: "Parley" + $0.name) }
 
@@ -57,6 +61,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The kernel: connections, auth, routing, storage interface, realtime hub. No feature code.

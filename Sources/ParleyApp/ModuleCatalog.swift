@@ -11,6 +11,7 @@ import ParleyProfileSimple
 import ParleyRooms
 import ParleySocketIOConformance
 import ParleyWeb
+import ParleyWebhooks
 
 extension ModuleCatalog {
     /// Every module compiled into `parley`. Adding a module: its folder under `Plugins/`, its line in
@@ -29,5 +30,6 @@ extension ModuleCatalog {
         ModuleDescriptor(ProfileRoomsModule.self),
         ModuleDescriptor(ModerationModule.self),
         ModuleDescriptor(WebModule.self),
+        ModuleDescriptor(WebhooksModule.self),
     ])
 }

@@ -73,7 +73,9 @@ import Testing
                                          "GET /api/v1/health", "GET /api/v1/health/ready", "GET /metrics", "GET /api/v1/metrics",
                                          "GET /api/openapi.json", "GET /api/docs",
                                          // The web module's pages and assets (their data comes from the API, which checks).
-                                         "GET /", "GET /admin", "GET /web/{assetName}"]
+                                         "GET /", "GET /admin", "GET /web/{assetName}",
+                                         // An incoming webhook's URL: the secret token in the path is its credential.
+                                         "POST /api/v1/webhooks/hooks/{token}"]
         // The profiles' sign-up, sign-in and token refresh, and their WebSocket paths (a plain GET answers 401 anyway).
         let simple = TestManifest.profilePrefix("profile_simple")
         publicRoutes.formUnion(["POST \(simple)/api/auth/register", "POST \(simple)/api/auth/login", "POST \(simple)/api/auth/refresh"])
