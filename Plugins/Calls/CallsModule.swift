@@ -36,7 +36,8 @@ public struct CallsModule: ParleyModule {
 
         public init() {}
 
-        static let minimumSecretLength = 16
+        /// HS256 wants a key at least as long as its digest (RFC 7518 §3.2); JWTKit asserts it when signing.
+        static let minimumSecretLength = 32
 
         /// Trims what the manifest may pad (the tenant also lower-cased), then checks every option.
         public mutating func validate() throws {
@@ -55,8 +56,8 @@ public struct CallsModule: ParleyModule {
             // The secret's value never goes into an error or a log line, only its absence or length.
             try check(!appSecret.isEmpty, key: CodingKeys.appSecret,
                       "is required when the calls module is enabled (the Jitsi/Prosody app_secret; e.g. app_secret: ${JITSI_APP_SECRET})")
-            try check(appSecret.count >= Self.minimumSecretLength, key: CodingKeys.appSecret,
-                      "must be at least \(Self.minimumSecretLength) characters")
+            try check(appSecret.utf8.count >= Self.minimumSecretLength, key: CodingKeys.appSecret,
+                      "must be at least \(Self.minimumSecretLength) bytes (HS256 needs a key as long as its digest)")
             try check(!audience.isEmpty, key: CodingKeys.audience, "must not be empty")
             if let tenant {
                 // Prosody compares the lower-cased tenant; it is also a URL path segment.

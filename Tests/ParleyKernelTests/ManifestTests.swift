@@ -27,7 +27,10 @@ import Testing
         #expect(manifest.auth.accessTokenTTLSeconds == 900)
         #expect(manifest.auth.refreshTokenTTLSeconds == 7 * 24 * 3600)
         #expect(manifest.enabledModuleIDs == ["messaging", "rooms", "direct", "groups", "files", "web"])
-        #expect(manifest.rateLimits.enabled && manifest.rateLimits.policies == RateLimitSettings.defaultPolicies)
+        // Document 001's figures, but for `default`: the shipped manifest allows a browser session more.
+        var shipped = RateLimitSettings.defaultPolicies
+        shipped["default"] = RateLimitPolicy(limit: 1000, windowSeconds: 900, per: .ip)
+        #expect(manifest.rateLimits.enabled && manifest.rateLimits.policies == shipped)
         #expect(manifest.metrics.enabled && manifest.metrics.path == "/metrics")
         #expect(manifest.realtime.writeBatchMilliseconds == RealtimeSettings().writeBatchMilliseconds)
     }

@@ -155,7 +155,7 @@ struct TunedDocument: Decodable {
     }
 
     @Test func shippedModuleChecksKeepTheirMessages() throws {
-        let secret = "app_secret: 0123456789abcdef"
+        let secret = "app_secret: 0123456789abcdef0123456789abcdef"
         let cases: [(String, String)] = [
             ("rooms: {recent_messages: 101}", "modules.rooms.recent_messages: must be between 0 and 100"),
             ("rooms: {recent_messages: -1}", "modules.rooms.recent_messages: must be between 0 and 100"),
@@ -169,7 +169,7 @@ struct TunedDocument: Decodable {
             ("files: {allowed_types: [image/png, pdf]}", "modules.files.allowed_types: 'pdf' is not a MIME type (type/subtype or type/*)"),
             ("calls: {}", "modules.calls.app_secret: is required when the calls module is enabled (the Jitsi/Prosody app_secret; "
                 + "e.g. app_secret: ${JITSI_APP_SECRET})"),
-            ("calls: {app_secret: short}", "modules.calls.app_secret: must be at least 16 characters"),
+            ("calls: {app_secret: short}", "modules.calls.app_secret: must be at least 32 bytes (HS256 needs a key as long as its digest)"),
             ("calls: {\(secret), jitsi_domain: 'https://meet.example.com/'}",
              "modules.calls.jitsi_domain: must be a host name such as meet.example.com (no scheme or path)"),
             ("calls: {\(secret), jitsi_domain: ' '}",

@@ -37,7 +37,7 @@ public enum TestManifest {
 
     /// Modules that exist for other test suites and change what the main namespace serves.
     static let fixtures: Set<String> = ["socketio_conformance"]
-    static let options = ["calls": "{app_secret: \"test-jitsi-secret-0123456789\"}"]
+    static let options = ["calls": "{app_secret: \"test-jitsi-secret-0123456789abcdef\"}"]
 
     /// YAML for a test deployment. `modules` is the body of the `modules:` map, one module per line.
     /// Rate limits are off unless a test is about them: suites send far more than 100 requests per 15 minutes.

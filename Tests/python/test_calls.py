@@ -240,6 +240,10 @@ def test_bad_configuration_refuses_to_boot(server, monkeypatch):
     with pytest.raises(RuntimeError) as short:
         server(modules={"messaging": {}, "calls": {"app_secret": "short-secret"}})
     assert "modules.calls.app_secret" in str(short.value) and "short-secret" not in str(short.value)
+    # Shorter than HS256's digest (32 bytes): refused at boot (JWTKit asserts it when it signs the first token).
+    with pytest.raises(RuntimeError) as weak:
+        server(modules={"messaging": {}, "calls": {"app_secret": "twenty-four-bytes-secret"}})
+    assert "at least 32 bytes" in str(weak.value)
 
     # The documented way: the secret comes from the environment and never appears in the log.
     monkeypatch.setenv("JITSI_APP_SECRET", SECRET)

@@ -13,7 +13,7 @@ from realtime_clients import SioClient, WsClient
 from test_admin import call, make_admin
 
 MODULES = {"messaging": {}, "rooms": {}, "groups": {}, "direct": {},
-           "calls": {"app_secret": "calls-secret-not-to-show", "jitsi_domain": "meet.example.com"}}
+           "calls": {"app_secret": "calls-secret-not-to-show-0123456789", "jitsi_domain": "meet.example.com"}}
 JWT_SECRET = "jwt-secret-not-to-show-0123456789abcdef"
 
 
@@ -54,7 +54,7 @@ def test_overview_masks_secrets_and_counts_live_connections(server):
     assert overview.status_code == 200, overview.text
     text = overview.text
     data = overview.json()["data"]
-    assert "calls-secret-not-to-show" not in text and JWT_SECRET not in text
+    assert "calls-secret-not-to-show-0123456789" not in text and JWT_SECRET not in text
     modules = {m["id"]: m for m in data["modules"]}
     assert modules["calls"]["enabled"] is True and modules["calls"]["config"]["app_secret"] == "••••••"
     assert modules["calls"]["config"]["jitsi_domain"] == "meet.example.com"
