@@ -12,11 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import socketio
 
 from conftest import create_room, join_room, register_and_login, storage_driver
 from realtime_clients import WsClient
-from test_shutdown_drain import PipeliningWs, stored_messages
+from test_shutdown_drain import PipeliningSio, PipeliningWs, stored_messages
 
 
 def sqlite_file(srv) -> Path:
@@ -51,38 +50,17 @@ def test_kill_9_mid_burst_loses_no_acknowledged_message(server):
     join_room(srv.url, bob["token"], room["id"])
 
     ws = PipeliningWs(srv.port, alice["token"], room["id"])
-    sio = socketio.Client(reconnection=False)
-    sio_acked: dict[int, str] = {}
-    lock = threading.Lock()
-    sio.connect(srv.url, auth={"token": bob["token"]}, transports=["websocket"], wait_timeout=5)
-    sio_sent = [0]
-
-    def sio_sender(stop: threading.Event):
-        while not stop.is_set() and sio.connected:
-            sio_sent[0] += 1
-            index = sio_sent[0]
-
-            def on_ack(data=None, index=index):
-                if isinstance(data, dict) and data.get("id"):
-                    with lock:
-                        sio_acked[index] = data["id"]
-
-            try:
-                sio.emit("message:send", {"roomId": room["id"], "content": f"sio {index}", "clientMessageId": f"sio-{index}"},
-                         callback=on_ack)
-            except Exception:
-                return
-            time.sleep(0.001)
+    sio = PipeliningSio(srv.url, bob["token"], room["id"])
 
     stop = threading.Event()
-    senders = [threading.Thread(target=ws.send_until, args=(stop,)), threading.Thread(target=sio_sender, args=(stop,))]
+    senders = [threading.Thread(target=ws.send_until, args=(stop,)), threading.Thread(target=sio.send_until, args=(stop,))]
     for thread in senders:
         thread.start()
     deadline = time.time() + 30
-    while (len(ws.acked) < 300 or len(sio_acked) < 300) and time.time() < deadline:
+    while (len(ws.acked) < 300 or len(sio.acked) < 300) and time.time() < deadline:
         time.sleep(0.01)
     try:
-        assert len(ws.acked) >= 300 and len(sio_acked) >= 300, "the burst never got going"
+        assert len(ws.acked) >= 300 and len(sio.acked) >= 300, "the burst never got going"
     finally:
         # Mid-burst: both senders are still pipelining, so sends and acks are in flight when the process dies.
         srv.process.send_signal(signal.SIGKILL)
@@ -91,14 +69,11 @@ def test_kill_9_mid_burst_loses_no_acknowledged_message(server):
         for thread in senders:
             thread.join(timeout=10)
         ws.reader.join(timeout=10)
-        try:
-            sio.disconnect()
-        except Exception:
-            pass
-    with lock:
-        sio_acks = dict(sio_acked)
+        sio.disconnect()
+    with sio.lock:
+        sio_acks = dict(sio.acked)
     ws_acks = dict(ws.acked)
-    assert ws.sent > len(ws_acks) or sio_sent[0] > len(sio_acks), "nothing was in flight at the kill"
+    assert ws.sent > len(ws_acks) or sio.sent > len(sio_acks), "nothing was in flight at the kill"
 
     # The server recovers the database itself (WAL replay) when it starts again on the same file.
     srv.start()

@@ -67,6 +67,43 @@ class PipeliningWs:
             time.sleep(0.001)
 
 
+class PipeliningSio:
+    """Emits `message:send` back to back over Socket.IO (WebSocket transport); records acks and `error` codes."""
+
+    def __init__(self, url: str, token: str, room_id: str):
+        self.client = socketio.Client(reconnection=False)
+        self.room_id = room_id
+        self.acked: dict[int, str] = {}
+        self.refused: list[str] = []
+        self.sent = 0
+        self.lock = threading.Lock()
+        self.client.on("error", lambda data: self.refused.append(data.get("code")) if isinstance(data, dict) else None)
+        self.client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+
+    def send_until(self, stop: threading.Event) -> None:
+        while not stop.is_set() and self.client.connected:
+            self.sent += 1
+            index = self.sent
+
+            def on_ack(data=None, index=index):
+                if isinstance(data, dict) and data.get("id"):
+                    with self.lock:
+                        self.acked[index] = data["id"]
+
+            try:
+                self.client.emit("message:send", {"roomId": self.room_id, "content": f"sio {index}",
+                                                  "clientMessageId": f"sio-{index}"}, callback=on_ack)
+            except Exception:
+                return
+            time.sleep(0.001)
+
+    def disconnect(self) -> None:
+        try:
+            self.client.disconnect()
+        except Exception:
+            pass
+
+
 def stored_messages(srv, token: str, room_id: str) -> list[dict]:
     stored, before = [], None
     while True:
@@ -86,43 +123,20 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
     join_room(srv.url, bob["token"], room["id"])
 
     ws = PipeliningWs(srv.port, alice["token"], room["id"])
-    sio = socketio.Client(reconnection=False)
-    sio_acked: dict[int, str] = {}
-    sio_refused: list[str] = []
-    lock = threading.Lock()
-    sio.on("error", lambda data: sio_refused.append(data.get("code")) if isinstance(data, dict) else None)
-    sio.connect(srv.url, auth={"token": bob["token"]}, transports=["websocket"], wait_timeout=5)
-    sio_sent = [0]
-
-    def sio_sender(stop: threading.Event):
-        while not stop.is_set() and sio.connected:
-            sio_sent[0] += 1
-            index = sio_sent[0]
-
-            def on_ack(data=None, index=index):
-                if isinstance(data, dict) and data.get("id"):
-                    with lock:
-                        sio_acked[index] = data["id"]
-
-            try:
-                sio.emit("message:send", {"roomId": room["id"], "content": f"sio {index}", "clientMessageId": f"sio-{index}"},
-                         callback=on_ack)
-            except Exception:
-                return
-            time.sleep(0.001)
+    sio = PipeliningSio(srv.url, bob["token"], room["id"])
 
     # A socket that never reads: the server waits (bounded) for its close handshake, which keeps the drain
     # observable from outside for a few seconds.
     silent = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/ws?token={alice['token']}", timeout=30)
 
     stop = threading.Event()
-    senders = [threading.Thread(target=ws.send_until, args=(stop,)), threading.Thread(target=sio_sender, args=(stop,))]
+    senders = [threading.Thread(target=ws.send_until, args=(stop,)), threading.Thread(target=sio.send_until, args=(stop,))]
     for thread in senders:
         thread.start()
     deadline = time.time() + 15
-    while (len(ws.acked) < 100 or len(sio_acked) < 100) and time.time() < deadline:
+    while (len(ws.acked) < 100 or len(sio.acked) < 100) and time.time() < deadline:
         time.sleep(0.01)
-    assert len(ws.acked) >= 100 and len(sio_acked) >= 100, "the burst never got going"
+    assert len(ws.acked) >= 100 and len(sio.acked) >= 100, "the burst never got going"
 
     srv.process.send_signal(signal.SIGTERM)
     # Readiness turns 503 while the server drains (it is still serving HTTP then).
@@ -149,10 +163,7 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
         thread.join(timeout=10)
     ws.reader.join(timeout=10)
     silent.close()
-    try:
-        sio.disconnect()
-    except Exception:
-        pass
+    sio.disconnect()
     assert exit_code == 0, srv.log()
     assert readiness and readiness[-1] == 503, readiness
     assert refused_write is not None and refused_write.status_code == 503, refused_write
@@ -160,9 +171,9 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
     assert ws.close_code == 1001, ws.close_code
     # What the server read before the drain began it handled; what came after it did not take (no answer at all,
     # the client retries with the same clientMessageId): so nothing is refused, and the acks are the first k sends.
-    assert not ws.refused and not sio_refused, (ws.refused, sio_refused)
+    assert not ws.refused and not sio.refused, (ws.refused, sio.refused)
     assert set(ws.acked) == set(range(1, len(ws.acked) + 1)), sorted(set(range(1, max(ws.acked) + 1)) - set(ws.acked))[:10]
-    assert set(sio_acked) == set(range(1, len(sio_acked) + 1)), sorted(set(range(1, max(sio_acked) + 1)) - set(sio_acked))[:10]
+    assert set(sio.acked) == set(range(1, len(sio.acked) + 1)), sorted(set(range(1, max(sio.acked) + 1)) - set(sio.acked))[:10]
 
     srv.start()
     stored = stored_messages(srv, alice["token"], room["id"])
@@ -171,11 +182,11 @@ def test_sigterm_during_a_burst_acknowledges_every_send_received_before_the_clos
     sio_stored = {content: id for content, id in by_content.items() if content.startswith("sio ")}
     # Nothing committed without its ack having reached the sender (the bug: acks lost at shutdown) ...
     unacked_ws = set(ws_stored.values()) - set(ws.acked.values())
-    unacked_sio = set(sio_stored.values()) - set(sio_acked.values())
+    unacked_sio = set(sio_stored.values()) - set(sio.acked.values())
     assert not unacked_ws and not unacked_sio, (f"{len(unacked_ws)} /ws and {len(unacked_sio)} Socket.IO messages stored "
                                                 f"but never acknowledged (of {len(ws_stored)} and {len(sio_stored)})")
     # ... and nothing acknowledged that was not stored.
-    assert set(ws.acked.values()) <= set(ws_stored.values()) and set(sio_acked.values()) <= set(sio_stored.values())
+    assert set(ws.acked.values()) <= set(ws_stored.values()) and set(sio.acked.values()) <= set(sio_stored.values())
 
     # The client retries every send it made, answered or not, with the same ids: nothing is stored twice.
     retry = WsClient(srv.port, alice["token"])
