@@ -90,14 +90,19 @@ struct GroupService: Sendable {
     /// The caller's groups, newest first (SECRET ones included: they are in them).
     func mine(userID: String, page: PageRequest) async throws -> ([Group], Int) {
         let (list, total) = try await channels.channels(kind: GroupsModule.kind, userID: userID, page: page)
+        return (try await groups(list, as: userID), total)
+    }
+
+    /// Channels as groups, each with `userID`'s role; a channel without this module's row (half-created) is left out.
+    func groups(_ list: [Channel], as userID: String) async throws -> [Group] {
         let records = try await records(list.map(\.id))
         var groups: [Group] = []
         for channel in list {
-            guard let record = records[channel.id] else { continue }  // half-created: not a group
+            guard let record = records[channel.id] else { continue }
             let role = try await channels.member(channelID: channel.id, userID: userID)?.role
             groups.append(Group(channel, record, myRole: .some(role)))
         }
-        return (groups, total)
+        return groups
     }
 
     /// PUBLIC groups, for finding ones to join.

@@ -8,14 +8,7 @@ import ParleyMessaging
 extension GroupService {
     func adminList(matching: String, page: PageRequest, userID: String) async throws -> ([Group], Int) {
         let (list, total) = try await channels.listChannels(kind: GroupsModule.kind, page: page, matching: matching)
-        let records = try await records(list.map(\.id))
-        var groups: [Group] = []
-        for channel in list {
-            guard let record = records[channel.id] else { continue }
-            let role = try await channels.member(channelID: channel.id, userID: userID)?.role
-            groups.append(Group(channel, record, myRole: .some(role)))
-        }
-        return (groups, total)
+        return (try await groups(list, as: userID), total)
     }
 
     func adminDelete(groupID: String, by userID: String) async throws {
