@@ -29,7 +29,7 @@ struct ParleyNamespace: SocketIONamespace {
         // `disconnected` lets go of the connection, which ends the cycle.
         // Admitted before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
-        let connection = await endpoint.admit(identity, transport: Self.transportName, logger: socket.logger, sink: { item in
+        let connection = await endpoint.admit(identity, transport: Self.transportName, logger: socket.session.serverLogger, sink: { item in
             switch item {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))

@@ -25,8 +25,15 @@ public final class RealtimeConnection: Sendable {
     public let transport: String
     /// The API surface it came in on (a profile module's id); nil for Parley's own `/ws` and Socket.IO.
     public let surface: String?
-    /// The transport's logger with this connection's id and user, built once for every event it handles.
-    public let logger: Logger
+    /// The transport's logger with this connection's id and user, built when something is logged or handled: a
+    /// logger copy holding its own metadata is about 500 bytes per idle connection (heaptrack, BENCHMARKS.md).
+    public var logger: Logger {
+        var logger = transportLogger
+        logger[metadataKey: "connection"] = "\(id)"
+        logger[metadataKey: "user"] = "\(identity.userID)"
+        return logger
+    }
+    private let transportLogger: Logger
     private let closeReason = Mutex<CloseReason?>(nil)
     private let sink: ClosureBox<@Sendable (Outgoing) -> Bool>
     private let onClose: ClosureBox<@Sendable (CloseReason) -> Void>
@@ -46,10 +53,7 @@ public final class RealtimeConnection: Sendable {
         self.identity = identity
         self.transport = transport
         self.surface = surface
-        var logger = logger
-        logger[metadataKey: "connection"] = "\(id)"
-        logger[metadataKey: "user"] = "\(identity.userID)"
-        self.logger = logger
+        transportLogger = logger
         self.sink = ClosureBox(sink)
         self.onClose = ClosureBox(onClose)
         self.loop = ClosureBox(eventLoop)

@@ -28,7 +28,7 @@ extension ServerWebSocketDelegate {
 /// connection, about 19 KB each on an idle server (heaptrack, BENCHMARKS.md). Here an idle connection is its
 /// NIO channel and these objects; a task runs only while the connection has frames to handle, and ends when it
 /// has handled them.
-final class ServerWebSocket: Sendable {
+final class ServerWebSocket: WheelTimerTarget {
     enum Message: Sendable, Equatable {
         case text(String)
         case binary(ByteBuffer)
@@ -72,6 +72,8 @@ final class ServerWebSocket: Sendable {
     let delegate: any ServerWebSocketDelegate
     let writer: FrameWriter
     private let inbox = Mutex(Inbox())
+    /// The ping timer expected next (see `TimerWheel`) and whether a ping is unanswered.
+    private let heartbeat = Mutex<(token: UInt32, awaitingPong: Bool)>((0, false))
 
     init(channel: any Channel, settings: Settings, delegate: any ServerWebSocketDelegate) {
         self.channel = channel
@@ -106,6 +108,42 @@ final class ServerWebSocket: Sendable {
         data.write(webSocketErrorCode: code)
         if let reason { data.writeString(reason) }
         return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+    }
+
+    // MARK: Server pings (on the event loop)
+
+    /// Pings every `pingInterval` on the loop's timer wheel; no pong by the next ping closes the connection.
+    fileprivate func startPinging() {
+        guard let period = settings.pingInterval else { return }
+        let token = heartbeat.withLock { state in
+            state.token &+= 1
+            return state.token
+        }
+        TimerWheel.shared(loop: channel.eventLoop, tick: TimerWheel.tick(for: period)).schedule(self, token: token, in: period)
+    }
+
+    fileprivate func stopPinging() {
+        heartbeat.withLock { $0.token &+= 1 }
+    }
+
+    fileprivate func pongReceived() {
+        heartbeat.withLock { $0.awaitingPong = false }
+    }
+
+    func timerFired(_ token: UInt32) {
+        let timedOut = heartbeat.withLock { state -> Bool? in
+            guard token == state.token else { return nil }
+            defer { state.awaitingPong = true }
+            return state.awaitingPong
+        }
+        guard let timedOut else { return }
+        if timedOut {
+            close(.goingAway, reason: "ping timeout")
+            channel.close(promise: nil)
+            return
+        }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
+        startPinging()
     }
 
     // MARK: Inbound (called by the handler on the event loop)
@@ -236,8 +274,6 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let socket: ServerWebSocket
-    private var pingTask: RepeatedTask?
-    private var awaitingPong = false
 
     init(socket: ServerWebSocket) {
         self.socket = socket
@@ -249,19 +285,7 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
         } catch {
             context.close(promise: nil)
         }
-        guard let period = socket.settings.pingInterval else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let channel = context.channel
-        pingTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
-            let handler = loopBound.value
-            if handler.awaitingPong {
-                handler.socket.close(.goingAway, reason: "ping timeout")
-                channel.close(promise: nil)
-                return
-            }
-            handler.awaitingPong = true
-            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: channel.allocator.buffer(capacity: 0)), promise: nil)
-        }
+        socket.startPinging()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -284,7 +308,7 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
             guard frame.fin else { return protocolError(context) }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .pong:
-            awaitingPong = false
+            socket.pongReceived()
         case .connectionClose:
             // RFC 6455 §5.5.1, §7.4: no body, or a code a peer may send and a UTF-8 reason; anything else fails
             // the connection with 1002 (1007 for the reason) instead of being echoed.
@@ -333,8 +357,7 @@ final class ServerWebSocketHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pingTask?.cancel()
-        pingTask = nil
+        socket.stopPinging()
         socket.writer.closed()
         socket.channelClosed()
         context.fireChannelInactive()

@@ -69,7 +69,7 @@ struct SurfaceNamespace: SocketIONamespace {
         let dialect = self.dialect
         let userID = identity.userID
         // As on Parley's namespace: admitted before the CONNECT reply, and frames wait for it.
-        let connection = await endpoint.admit(identity, transport: ParleyNamespace.transportName, surface: surface, logger: socket.logger, sink: { item in
+        let connection = await endpoint.admit(identity, transport: ParleyNamespace.transportName, surface: surface, logger: socket.session.serverLogger, sink: { item in
             switch item {
             case .event(let event):
                 return deliverDialect(event, in: dialect, userID: userID) { socket.deliver(.prebuilt($0)) }

@@ -33,7 +33,7 @@ struct EngineIOSettings: Sendable {
 
 /// One Engine.IO session: its transport (polling, later maybe upgraded to WebSocket), the outbound queue,
 /// the parked long-poll, and the heartbeat. Everything sent goes through `send`, in order, atomically per call.
-final class EngineIOSession: Sendable {
+final class EngineIOSession: WheelTimerTarget {
     enum Transport: Sendable { case polling, websocket }
 
     enum CloseReason: Sendable, Equatable {
@@ -54,7 +54,9 @@ final class EngineIOSession: Sendable {
         var poll: CheckedContinuation<[EngineIOPacket], Never>?
         var postInFlight = false
         var socket: SocketWriter?
-        var timer: Scheduled<Void>?
+        /// The heartbeat timer expected next (see `TimerWheel`): re-arming or closing changes it, which cancels
+        /// the one pending.
+        var timerToken: UInt32 = 0
         var awaitingPong = false
         /// The client closed while polling with no GET parked: its next GET gets the noop that GET would have
         /// (see `close`).
@@ -72,7 +74,14 @@ final class EngineIOSession: Sendable {
     /// carry it (python-socketio sends it once). Only it is kept, not the whole head: memory per idle session.
     let handshakeAuthorization: String?
     let settings: EngineIOSettings
-    let logger: Logger
+    /// The server's logger; `logger` adds this session's id when something is logged. Not stored with the
+    /// metadata: a logger copy with its own metadata is about 500 bytes per idle session (heaptrack).
+    let serverLogger: Logger
+    var logger: Logger {
+        var logger = serverLogger
+        logger[metadataKey: "eio.sid"] = "\(sid)"
+        return logger
+    }
     private let state: Mutex<State>
     /// The layer above; messages are handed to it inline, in the order the client sent them.
     let handler: any EngineIOHandler
@@ -84,9 +93,7 @@ final class EngineIOSession: Sendable {
         sid = Self.makeSID()
         self.handshakeAuthorization = handshakeAuthorization
         self.settings = settings
-        var logger = logger
-        logger[metadataKey: "eio.sid"] = "\(sid)"
-        self.logger = logger
+        serverLogger = logger
         state = Mutex(State(transport: transport))
     }
 
@@ -303,8 +310,9 @@ final class EngineIOSession: Sendable {
 
     // MARK: Heartbeat and close
 
-    /// Heartbeat timers run on an event loop: a scheduled task per session, not a sleeping Swift task (whose
-    /// dispatch timer and task stay allocated until the deadline even when cancelled).
+    /// Heartbeat timers run on an event loop's wheel (`TimerWheel`): an entry per session, not a scheduled task
+    /// (a few hundred bytes each) nor a sleeping Swift task (whose dispatch timer and task stay allocated until the
+    /// deadline even when cancelled).
     static let timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
 
     static func amount(_ duration: Duration) -> TimeAmount {
@@ -314,34 +322,46 @@ final class EngineIOSession: Sendable {
     /// Pings every interval (counted from the last pong, as the reference server does); a pong must come within
     /// the timeout, counted from when the ping is queued.
     func startHeartbeat() {
-        let timer = Self.timerLoop.scheduleTask(in: Self.amount(settings.pingInterval)) { [weak self] () -> Void in self?.ping() }
-        state.withLock { state in
-            if state.closed { timer.cancel() } else { state.timer = timer }
+        arm(in: settings.pingInterval)
+    }
+
+    private func arm(in delay: Duration) {
+        guard let token = state.withLock({ state -> UInt32? in
+            guard !state.closed else { return nil }
+            state.timerToken &+= 1
+            return state.timerToken
+        }) else { return }
+        Self.heartbeatWheel(settings).schedule(self, token: token, in: Self.amount(delay))
+    }
+
+    /// The armed timer fired: the ping is due, or (a ping outstanding) its timeout has passed.
+    private func heartbeatDue(_ token: UInt32) {
+        enum Due { case ping, timeout }
+        let due = state.withLock { state -> Due? in
+            guard !state.closed, token == state.timerToken else { return nil }
+            if state.awaitingPong { return .timeout }
+            state.awaitingPong = true
+            return .ping
+        }
+        switch due {
+        case .ping:
+            send([.ping("")])
+            arm(in: settings.pingTimeout)
+        case .timeout:
+            close(.pingTimeout)
+        case nil:
+            return
         }
     }
 
-    private func ping() {
-        guard state.withLock({ state -> Bool in
-            guard !state.closed else { return false }
-            state.awaitingPong = true
-            return true
-        }) else { return }
-        send([.ping("")])
-        let timer = Self.timerLoop.scheduleTask(in: Self.amount(settings.pingTimeout)) { [weak self] in
-            guard let self, state.withLock({ $0.awaitingPong && !$0.closed }) else { return }
-            close(.pingTimeout)
-        }
-        state.withLock { state in
-            if state.closed { timer.cancel() } else { state.timer = timer }
-        }
+    func timerFired(_ token: UInt32) {
+        heartbeatDue(token)
     }
 
     private func pong() {
         let answered = state.withLock { state -> Bool in
             guard state.awaitingPong, !state.closed else { return false }
             state.awaitingPong = false
-            state.timer?.cancel()
-            state.timer = nil
             return true
         }
         if answered { startHeartbeat() }
@@ -360,7 +380,7 @@ final class EngineIOSession: Sendable {
     /// closed between polls) gets the noop on its next GET instead, as the reference server does (it keeps the
     /// transport until that GET): the result does not depend on which of two concurrent requests ran first.
     func close(_ reason: CloseReason) {
-        typealias Actions = (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, Scheduled<Void>?, [EngineIOPacket])
+        typealias Actions = (CheckedContinuation<[EngineIOPacket], Never>?, SocketWriter?, [EngineIOPacket])
         let actions = state.withLock { state -> Actions? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -376,13 +396,13 @@ final class EngineIOSession: Sendable {
                     state.packetsOwed = [state.queue, [.close]]
                 }
             }
-            defer { state.poll = nil; state.socket = nil; state.timer = nil; state.queue = [] }
-            return (state.poll, state.socket, state.timer, queued)
+            // A pending heartbeat finds the session closed and does nothing; the wheel lets go of it then.
+            defer { state.poll = nil; state.socket = nil; state.queue = [] }
+            return (state.poll, state.socket, queued)
         }
-        guard let (poll, socket, timer, queued) = actions else { return }
+        guard let (poll, socket, queued) = actions else { return }
         poll?.resume(returning: reason == .clientClose ? [.noop] : queued.isEmpty ? [.close] : queued)
         socket?.finish()
-        timer?.cancel()
         // Taken out, not copied: a handler may hold this session, and that cycle must end here.
         for handler in closeHandlers.withLock({ handlers in defer { handlers.removeAll() }; return handlers }) { handler.call(reason) }
     }
