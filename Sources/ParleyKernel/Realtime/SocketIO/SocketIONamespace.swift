@@ -116,20 +116,31 @@ final class SocketIOEngineHandler: EngineIOHandler {
     }
 
     /// Per Engine.IO session: connected namespaces and a binary packet waiting for its attachments.
-    final class SessionState: Sendable {
+    final class SessionState: WheelTimerTarget {
         struct Value {
             var sockets: [String: SocketIOSocket] = [:]
             var pending: (packet: SocketIOPacket, attachments: [[UInt8]])?
             var everConnected = false
-            var connectTimeout: Scheduled<Void>?
         }
         let value = Mutex(Value())
+        /// Held weakly: the session holds this state (its `attachment`).
+        weak let session: EngineIOSession?
+
+        init(session: EngineIOSession) {
+            self.session = session
+        }
+
+        /// The connect timeout (on the heartbeat wheel): no CONNECT by now closes the session, as the reference
+        /// server does. A session that connected meanwhile is left alone.
+        func timerFired(_ token: UInt32) {
+            if !value.withLock({ $0.everConnected }) { session?.close(.serverClose) }
+        }
     }
 
     private func state(_ session: EngineIOSession) -> SessionState {
         session.attachment.withLock { attachment in
             if let state = attachment as? SessionState { return state }
-            let state = SessionState()
+            let state = SessionState(session: session)
             attachment = state
             return state
         }
@@ -137,12 +148,7 @@ final class SocketIOEngineHandler: EngineIOHandler {
 
     func opened(_ session: EngineIOSession) async {
         let state = state(session)
-        // No CONNECT within the connect timeout: close, as the reference server does.
-        let timeout = session.settings.connectTimeout
-        let timer = EngineIOSession.timerLoop.scheduleTask(in: EngineIOSession.amount(timeout)) {
-            if !state.value.withLock({ $0.everConnected }) { session.close(.serverClose) }
-        }
-        state.value.withLock { $0.connectTimeout = timer }
+        EngineIOSession.heartbeatWheel(session.settings).schedule(state, token: 0, in: EngineIOSession.amount(session.settings.connectTimeout))
     }
 
     func received(_ message: EngineIOMessage, on session: EngineIOSession) async {
@@ -200,13 +206,10 @@ final class SocketIOEngineHandler: EngineIOHandler {
                 session.send([.message(reply.encoded())])
                 return
             }
-            let timer = state.value.withLock { value -> Scheduled<Void>? in
+            state.value.withLock { value in
                 value.sockets[packet.namespace] = socket
                 value.everConnected = true
-                defer { value.connectTimeout = nil }
-                return value.connectTimeout
             }
-            timer?.cancel()
             if session.isClosed {
                 // Closed while authorizing: `closed` has already run and could not see this socket.
                 await namespace.disconnected(socket)
