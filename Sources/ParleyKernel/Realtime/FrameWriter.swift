@@ -108,7 +108,7 @@ final class FrameWriter: Sendable {
         flushScheduled = true
         let due = lastFlush + batchInterval
         if batchInterval == .zero || due <= .now() {
-            loop.execute { [self] in flush() }
+            flusher.flushSoon(self)
         } else {
             flusher.add(self)
         }
@@ -160,10 +160,29 @@ final class LoopFlusher: Sendable {
     private let interval: TimeAmount
     /// Touched only on the loop.
     private nonisolated(unsafe) var waiting: [FrameWriter] = []
+    /// Quiet connections to flush at the end of the loop's current work, together (one loop task for all, not
+    /// one each: a broadcast to a large room wrote thousands), and the emptied array kept for the next batch.
+    private nonisolated(unsafe) var soon: [FrameWriter] = []
+    private nonisolated(unsafe) var spare: [FrameWriter] = []
 
     private init(loop: any EventLoop, interval: TimeAmount) {
         self.loop = loop
         self.interval = interval
+    }
+
+    /// On the loop: `writer` is flushed once the tasks queued on the loop so far have run (a quiet connection's
+    /// frame leaves in the same loop turn, as with a task of its own).
+    func flushSoon(_ writer: FrameWriter) {
+        soon.append(writer)
+        guard soon.count == 1 else { return }
+        loop.execute { [self] in
+            var writers = soon
+            soon = spare
+            spare = []
+            for writer in writers { writer.flush() }
+            writers.removeAll(keepingCapacity: true)
+            spare = writers
+        }
     }
 
     /// On the loop: `writer` is flushed at the next tick (at most `interval` from now).

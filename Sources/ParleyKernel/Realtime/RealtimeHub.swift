@@ -258,8 +258,9 @@ public final class RealtimeHub: Sendable {
                     return connection
                 }
             }
-            // Receivers whose sockets share an event loop get one task on it, which writes to each of them
-            // directly; the rest (long-polling sessions) are served here.
+            // Receivers whose sockets share an event loop get one task on it, whose broadcaster writes to each of
+            // them directly (a large room in chunks, see `LoopBroadcaster`); the rest (long-polling sessions) are
+            // served here.
             var local: [RealtimeConnection] = []
             var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [RealtimeConnection])] = [:]
             for connection in targets {
@@ -270,7 +271,8 @@ public final class RealtimeHub: Sendable {
                 byLoop[ObjectIdentifier(loop), default: (loop, [])].connections.append(connection)
             }
             for (loop, connections) in byLoop.values {
-                loop.execute { Self.send(event, to: connections) }
+                let broadcaster = LoopBroadcaster.of(loop)
+                loop.execute { broadcaster.deliver(event, to: connections) }
             }
             if !local.isEmpty { Self.send(event, to: local) }
         case .subscribe(let userID, let topic):
