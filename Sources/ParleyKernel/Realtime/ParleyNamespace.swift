@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 
 /// Socket.IO's main namespace as Parley serves it: the same realtime events as `/ws`, authenticated by the
 /// CONNECT `auth.token` or the handshake's `Authorization: Bearer` header.
@@ -24,36 +25,20 @@ struct ParleyNamespace: SocketIONamespace {
         let token = socket.auth.flatMap { try? JSONDecoder().decode(AuthPayload.self, from: Data($0.utf8)) }?.token
             ?? bearerToken(fromAuthorization: socket.handshakeAuthorization)
         let identity = try await endpoint.authenticate(token, tokenHint: "auth.token")
-        // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame.
-        // The sink holds the socket strongly (a weak reference costs every delivery a side-table load);
-        // `disconnected` lets go of the connection, which ends the cycle.
+        // Frames go straight into the Engine.IO session's own bounded queue: no extra task per frame (see
+        // `SocketIOLink` for why it holds the socket strongly).
         // Admitted before the CONNECT reply: once the client sees it connected, it misses nothing (frames that
         // arrive meanwhile wait until the reply is out).
-        let connection = await endpoint.admit(identity, transport: Self.transportName, logger: socket.session.serverLogger, sink: { item in
+        let connection = await endpoint.admit(identity, transport: Self.transportName, logger: socket.session.serverLogger,
+                                              link: SocketIOLink(socket: socket) { socket, item in
             switch item {
             case .event(let event): return socket.deliver(Self.packet(event))
             case .direct(let text): return socket.deliver(.message(text))
             }
-        }, onClose: Self.closer(for: socket), eventLoop: { [session = socket.session] in session.eventLoop })
+        })
         socket.context.withLock { $0 = connection }
     }
 
-    /// How every Socket.IO namespace closes a connection the server ends (held weakly: the socket owns the connection).
-    static func closer(for socket: SocketIOSocket) -> @Sendable (RealtimeConnection.CloseReason) -> Void {
-        { [weak socket] reason in
-            switch reason {
-            case .sessionRevoked:
-                // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
-                socket?.disconnect()
-                socket?.closeTransport()
-            case .overflow, .shutdown:
-                // Only the transport closes, so clients reconnect (after a restart, or to another node) and resync.
-                socket?.closeTransport()
-            case .clientGone:
-                break
-            }
-        }
-    }
 
     static func build(_ event: OutboundEvent) -> String {
         "42[\(JSONBody.quoted(event.name)),\(event.dataJSON)]"
@@ -86,4 +71,37 @@ struct ParleyNamespace: SocketIONamespace {
         await endpoint.disconnect(connection)
         socket.context.withLock { $0 = nil }
     }
+}
+
+/// A Socket.IO connection's side of its `RealtimeConnection`: items rendered by the namespace into the socket.
+/// It holds the socket strongly (a weak reference costs every delivery a side-table load); the namespace's
+/// `disconnected` lets go of the connection, which ends the cycle.
+final class SocketIOLink: RealtimeLink {
+    typealias Render = @Sendable (SocketIOSocket, RealtimeConnection.Outgoing) -> Bool
+    let socket: SocketIOSocket
+    let render: Render
+
+    init(socket: SocketIOSocket, render: @escaping Render) {
+        self.socket = socket
+        self.render = render
+    }
+
+    func send(_ item: RealtimeConnection.Outgoing) -> Bool { render(socket, item) }
+
+    /// How every Socket.IO namespace closes a connection the server ends.
+    func close(_ reason: RealtimeConnection.CloseReason) {
+        switch reason {
+        case .sessionRevoked:
+            // `41` tells the client it was disconnected on purpose: it must not reconnect with this session.
+            socket.disconnect()
+            socket.closeTransport()
+        case .overflow, .shutdown:
+            // Only the transport closes, so clients reconnect (after a restart, or to another node) and resync.
+            socket.closeTransport()
+        case .clientGone:
+            break
+        }
+    }
+
+    var eventLoop: (any EventLoop)? { socket.session.eventLoop }
 }

@@ -18,15 +18,12 @@ struct RealtimeEndpoint: Sendable {
         return identity
     }
 
-    /// Admits an authenticated client: its connection writes through the transport's `sink` (called per frame,
+    /// Admits an authenticated client: its connection writes through the transport's `link` (called per frame,
     /// from whichever thread publishes, so it stays as direct as the transport can make it) and is reachable by
     /// the hub once this returns. Every realtime connection is admitted here and only here.
     func admit(_ identity: Identity, transport: String, surface: String? = nil, logger: Logger,
-               sink: @escaping @Sendable (RealtimeConnection.Outgoing) -> Bool,
-               onClose: @escaping @Sendable (RealtimeConnection.CloseReason) -> Void,
-               eventLoop: @escaping @Sendable () -> (any EventLoop)?) async -> RealtimeConnection {
-        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger,
-                                            sink: sink, onClose: onClose, eventLoop: eventLoop)
+               link: any RealtimeLink) async -> RealtimeConnection {
+        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger, link: link)
         // The hub runs `ConnectionHooks.userDidConnect` once it has the connection, for every transport.
         await hub.connect(connection)
         return connection
@@ -41,11 +38,8 @@ struct RealtimeEndpoint: Sendable {
     }
 
     func register(_ identity: Identity, _ admission: RealtimeHub.Admission, transport: String, surface: String? = nil, logger: Logger,
-                  sink: @escaping @Sendable (RealtimeConnection.Outgoing) -> Bool,
-                  onClose: @escaping @Sendable (RealtimeConnection.CloseReason) -> Void,
-                  eventLoop: @escaping @Sendable () -> (any EventLoop)?) -> (connection: RealtimeConnection, first: Bool) {
-        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger,
-                                            sink: sink, onClose: onClose, eventLoop: eventLoop)
+                  link: any RealtimeLink) -> (connection: RealtimeConnection, first: Bool) {
+        let connection = RealtimeConnection(identity: identity, transport: transport, surface: surface, logger: logger, link: link)
         return (connection, hub.register(connection, admission))
     }
 

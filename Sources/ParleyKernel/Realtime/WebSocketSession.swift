@@ -8,7 +8,8 @@ import Synchronization
 /// taken out of the hub when the socket closes. What differs between them is given: how an outgoing item
 /// becomes frames (`sink`), and what a received message does (`receive`).
 final class WebSocketSession: ServerWebSocketDelegate {
-    typealias MakeSink = @Sendable (FrameWriter) -> @Sendable (RealtimeConnection.Outgoing) -> Bool
+    /// Writes an outgoing item to the socket's writer, in the transport's framing; false when it is too far behind.
+    typealias Render = @Sendable (FrameWriter, RealtimeConnection.Outgoing) -> Bool
     typealias Receive = @Sendable (ServerWebSocket.Message, RealtimeConnection) async -> Void
 
     private let endpoint: RealtimeEndpoint
@@ -16,19 +17,19 @@ final class WebSocketSession: ServerWebSocketDelegate {
     private let admission: RealtimeHub.Admission
     private let surface: String?
     private let logger: Logger
-    private let makeSink: MakeSink
+    private let render: Render
     private let receive: Receive
     /// Set on the event loop as the socket opens, before any message is handled.
     private let connection = Mutex<(connection: RealtimeConnection, first: Bool)?>(nil)
 
     init(endpoint: RealtimeEndpoint, identity: Identity, admission: RealtimeHub.Admission, surface: String? = nil,
-         logger: Logger, sink: @escaping MakeSink, receive: @escaping Receive) {
+         logger: Logger, render: @escaping Render, receive: @escaping Receive) {
         self.endpoint = endpoint
         self.identity = identity
         self.admission = admission
         self.surface = surface
         self.logger = logger
-        makeSink = sink
+        self.render = render
         self.receive = receive
     }
 
@@ -36,8 +37,7 @@ final class WebSocketSession: ServerWebSocketDelegate {
     /// socket from whichever thread publishes them; a client too far behind is disconnected.
     func openedOnLoop(_ socket: ServerWebSocket) -> Bool {
         let admitted = endpoint.register(identity, admission, transport: WebSocketTransport.name, surface: surface, logger: logger,
-                                         sink: makeSink(socket.writer), onClose: WebSocketTransport.closer(for: socket),
-                                         eventLoop: { [loop = socket.channel.eventLoop] in loop })
+                                         link: WebSocketLink(socket: socket, render: render))
         connection.withLock { $0 = admitted }
         return false  // `opened` still runs: presence and hooks
     }
@@ -57,4 +57,30 @@ final class WebSocketSession: ServerWebSocketDelegate {
         guard let connection = self.connection.withLock({ $0.take()?.connection }) else { return }
         await endpoint.disconnect(connection)
     }
+}
+
+/// A WebSocket connection's side of its `RealtimeConnection`: items rendered by the transport into the socket.
+final class WebSocketLink: RealtimeLink {
+    let socket: ServerWebSocket
+    let render: WebSocketSession.Render
+
+    init(socket: ServerWebSocket, render: @escaping WebSocketSession.Render) {
+        self.socket = socket
+        self.render = render
+    }
+
+    func send(_ item: RealtimeConnection.Outgoing) -> Bool { render(socket.writer, item) }
+
+    /// Closed by the server: tells the client why with the close code that fits (a client that left needs nothing).
+    /// Every plain-WebSocket transport closes this way.
+    func close(_ reason: RealtimeConnection.CloseReason) {
+        switch reason {
+        case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
+        case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
+        case .shutdown: socket.close(.goingAway, reason: "server shutting down")
+        case .clientGone: break
+        }
+    }
+
+    var eventLoop: (any EventLoop)? { socket.channel.eventLoop }
 }

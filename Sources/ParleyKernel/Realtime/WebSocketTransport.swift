@@ -104,30 +104,15 @@ struct WebSocketTransport: UpgradeEndpoint {
         return "{\"event\":\"error\",\"data\":\(payload.json)}"
     }
 
-    /// Closed by the server: tells the client why with the close code that fits (a client that left needs nothing).
-    /// Every plain-WebSocket transport closes this way.
-    static func closer(for socket: ServerWebSocket) -> @Sendable (RealtimeConnection.CloseReason) -> Void {
-        { reason in
-            switch reason {
-            case .overflow: socket.close(.policyViolation, reason: "outbound queue overflow")
-            case .sessionRevoked: socket.close(.policyViolation, reason: "session revoked")
-            case .shutdown: socket.close(.goingAway, reason: "server shutting down")
-            case .clientGone: break
-            }
-        }
-    }
-
     /// One `/ws` connection: admitted when it opens, removed when it closes.
     /// `/ws`'s session: every receiver shares a broadcast's frame bytes; text frames are parsed and run here.
     func session(_ identity: Identity, _ admission: RealtimeHub.Admission) -> WebSocketSession {
-        WebSocketSession(endpoint: endpoint, identity: identity, admission: admission, logger: logger, sink: { writer in
-            { item in
-                switch item {
-                case .event(let event):
-                    return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
-                case .direct(let text):
-                    return writer.write(text: text)
-                }
+        WebSocketSession(endpoint: endpoint, identity: identity, admission: admission, logger: logger, render: { writer, item in
+            switch item {
+            case .event(let event):
+                return writer.write(event.sharedFrame(for: WebSocketTransport.name, build: WebSocketTransport.build))
+            case .direct(let text):
+                return writer.write(text: text)
             }
         }, receive: { [self] message, connection in
             guard case .text(let text) = message else {

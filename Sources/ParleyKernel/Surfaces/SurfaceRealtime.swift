@@ -69,14 +69,15 @@ struct SurfaceNamespace: SocketIONamespace {
         let dialect = self.dialect
         let userID = identity.userID
         // As on Parley's namespace: admitted before the CONNECT reply, and frames wait for it.
-        let connection = await endpoint.admit(identity, transport: ParleyNamespace.transportName, surface: surface, logger: socket.session.serverLogger, sink: { item in
+        let connection = await endpoint.admit(identity, transport: ParleyNamespace.transportName, surface: surface, logger: socket.session.serverLogger,
+                                              link: SocketIOLink(socket: socket) { socket, item in
             switch item {
             case .event(let event):
                 return deliverDialect(event, in: dialect, userID: userID) { socket.deliver(.prebuilt($0)) }
             case .direct(let text):
                 return socket.deliver(.message(text))
             }
-        }, onClose: ParleyNamespace.closer(for: socket), eventLoop: { [session = socket.session] in session.eventLoop })
+        })
         socket.context.withLock { $0 = connection }
     }
 
@@ -136,14 +137,12 @@ struct SurfaceWebSocketEndpoint: UpgradeEndpoint {
         let userID = identity.userID
         let handler = self.handler
         return WebSocketSession(endpoint: endpoint, identity: identity, admission: admission, surface: surface, logger: logger,
-                                sink: { writer in
-            { item in
-                switch item {
-                case .event(let event):
-                    return deliverDialect(event, in: dialect, userID: userID) { writer.write($0) }
-                case .direct(let text):
-                    return writer.write(text: text)
-                }
+                                render: { writer, item in
+            switch item {
+            case .event(let event):
+                return deliverDialect(event, in: dialect, userID: userID) { writer.write($0) }
+            case .direct(let text):
+                return writer.write(text: text)
             }
         }, receive: { message, connection in
             if case .text(let text) = message {
