@@ -92,8 +92,7 @@ import Testing
             if case .direct(let text) = item { sent.withLock { $0.append(text) } }
             return true
         }, onClose: { _ in })
-        let transport = WebSocketTransport(endpoint: endpoint, settings: RealtimeSettings(), cors: CORSPolicy(CORSSettings()), logger: Self.logger)
-        await transport.handle(Data(#"{"event":"\#(event)","data":{},"ack":7}"#.utf8), connection: wsConnection)
+        await WebSocketTransport.handle(Data(#"{"event":"\#(event)","data":{},"ack":7}"#.utf8), connection: wsConnection, endpoint: endpoint)
         let wsFrame = try #require(sent.withLock { $0 }.first)
 
         // Socket.IO: the error event goes into the Engine.IO session's queue, where a poll finds it.

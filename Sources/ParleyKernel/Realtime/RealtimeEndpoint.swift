@@ -5,10 +5,18 @@ import NIOCore
 /// Where realtime clients come in, whatever their transport (`/ws`, Socket.IO's main namespace): a token
 /// admits a connection to the hub, an event runs its handler, a client that leaves is removed. Transports keep
 /// only their codec: how a frame is parsed, how a broadcast, a reply or an error is written.
-struct RealtimeEndpoint: Sendable {
+///
+/// A class, shared by every connection: a closure that captures it alone needs no context of its own.
+final class RealtimeEndpoint: Sendable {
     let auth: AuthService
     let hub: RealtimeHub
     let events: EventRouter
+
+    init(auth: AuthService, hub: RealtimeHub, events: EventRouter) {
+        self.auth = auth
+        self.hub = hub
+        self.events = events
+    }
 
     /// The identity behind a transport's token. `tokenHint` names where this transport takes one
     /// (`?token=`, `auth.token`) for the message refusing a client that sent none.

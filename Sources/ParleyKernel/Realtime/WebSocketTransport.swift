@@ -114,20 +114,20 @@ struct WebSocketTransport: UpgradeEndpoint {
             case .direct(let text):
                 return writer.write(text: text)
             }
-        }, receive: { [self] message, connection in
+        }, receive: { [endpoint] message, connection in
             guard case .text(let text) = message else {
                 connection.send(.direct(WebSocketTransport.renderError(nil, RealtimeErrorPayload(
                     APIError.validation(field: "frame", "binary frames are not supported on /ws; send JSON text"),
                     logger: connection.logger))))
                 return
             }
-            await handle(Data(text.utf8), connection: connection)
+            await Self.handle(Data(text.utf8), connection: connection, endpoint: endpoint)
         })
     }
 
     /// One text frame: parsed here, run by the endpoint, answered in this transport's framing. (The socket
     /// counts it for the shutdown drain from its arrival until this returns.)
-    func handle(_ frame: Data, connection: RealtimeConnection) async {
+    static func handle(_ frame: Data, connection: RealtimeConnection, endpoint: RealtimeEndpoint) async {
         // One scan of the frame for its depth. Deeper than any decoder goes (and than the limit by far): not even
         // the head is read.
         let depthLimit = JSONDepth.limit

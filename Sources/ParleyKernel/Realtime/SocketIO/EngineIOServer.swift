@@ -9,7 +9,7 @@ import Synchronization
 
 /// Engine.IO v4 at one path (`/socket.io/`, or `/engine.io/` for the conformance echo): handshakes, long
 /// polling, WebSocket sessions and upgrades, heartbeats, and the documented error responses.
-final class EngineIOServer: UpgradeEndpoint {
+final class EngineIOServer: UpgradeEndpoint, EngineIOSessionObserver {
     let path: String
     let settings: EngineIOSettings
     let allowedOrigins: [String]
@@ -55,12 +55,19 @@ final class EngineIOServer: UpgradeEndpoint {
 
     /// Registers a new session and starts its heartbeat and inbound processing.
     fileprivate func open(transport: EngineIOSession.Transport, headers: HTTPFields) async -> EngineIOSession {
-        let session = EngineIOSession(transport: transport, handshakeAuthorization: headers[.authorization], settings: settings, logger: logger, handler: handler)
+        let session = EngineIOSession(transport: transport, handshakeAuthorization: headers[.authorization], settings: settings, logger: logger,
+                                      handler: handler, observer: self)
         sessions.withLock { $0[session.sid] = session }
-        session.onClose { [weak self] _ in
-            guard let self else { return }
-            _ = sessions.withLock { $0.removeValue(forKey: session.sid) }
-            guard session.owesPoll else { return }
+        await handler.opened(session)
+        session.startHeartbeat()
+        return session
+    }
+
+    /// A session closed: out of the table (kept a little longer while its last poll is owed), and the layer above
+    /// is told.
+    func sessionClosed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) {
+        _ = sessions.withLock { $0.removeValue(forKey: session.sid) }
+        if session.owesPoll {
             closing.withLock { $0[session.sid] = session }
             let linger = settings.pingTimeout
             Task { [weak self] in
@@ -69,12 +76,7 @@ final class EngineIOServer: UpgradeEndpoint {
             }
         }
         let handler = self.handler
-        await handler.opened(session)
-        session.onClose { reason in
-            Task { await handler.closed(session, reason: reason) }
-        }
-        session.startHeartbeat()
-        return session
+        Task { await handler.closed(session, reason: reason) }
     }
 
     /// Closes every session (shutdown).

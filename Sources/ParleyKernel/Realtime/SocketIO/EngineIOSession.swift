@@ -19,6 +19,11 @@ protocol EngineIOHandler: Sendable {
     func closed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason) async
 }
 
+/// What hears that a session closed (`EngineIOServer`).
+protocol EngineIOSessionObserver: AnyObject, Sendable {
+    func sessionClosed(_ session: EngineIOSession, reason: EngineIOSession.CloseReason)
+}
+
 /// Engine.IO timings and limits (from `realtime.socketio` in the manifest).
 struct EngineIOSettings: Sendable {
     var pingInterval: Duration
@@ -87,9 +92,14 @@ final class EngineIOSession: WheelTimerTarget {
     let handler: any EngineIOHandler
     /// Per-session storage for the layer above (Socket.IO keeps its namespaces here).
     let attachment = Mutex<(any Sendable)?>(nil)
+    /// Told once, when the session closes (the server: its session table and the layer above). One weak
+    /// reference, not a list of closures: memory per idle session.
+    private weak let observer: (any EngineIOSessionObserver)?
 
-    init(transport: Transport, handshakeAuthorization: String?, settings: EngineIOSettings, logger: Logger, handler: any EngineIOHandler) {
+    init(transport: Transport, handshakeAuthorization: String?, settings: EngineIOSettings, logger: Logger, handler: any EngineIOHandler,
+         observer: (any EngineIOSessionObserver)? = nil) {
         self.handler = handler
+        self.observer = observer
         sid = Self.makeSID()
         self.handshakeAuthorization = handshakeAuthorization
         self.settings = settings
@@ -367,11 +377,6 @@ final class EngineIOSession: WheelTimerTarget {
         if answered { startHeartbeat() }
     }
 
-    private let closeHandlers = Mutex<[ClosureBox<@Sendable (CloseReason) -> Void>]>([])
-
-    func onClose(_ handler: @escaping @Sendable (CloseReason) -> Void) {
-        closeHandlers.withLock { $0.append(ClosureBox(handler)) }
-    }
 
     /// Ends the session: a parked poll is answered (`6` when the client asked to close, `1` otherwise),
     /// the WebSocket is closed, and the layer above is told once.
@@ -403,8 +408,7 @@ final class EngineIOSession: WheelTimerTarget {
         guard let (poll, socket, queued) = actions else { return }
         poll?.resume(returning: reason == .clientClose ? [.noop] : queued.isEmpty ? [.close] : queued)
         socket?.finish()
-        // Taken out, not copied: a handler may hold this session, and that cycle must end here.
-        for handler in closeHandlers.withLock({ handlers in defer { handlers.removeAll() }; return handlers }) { handler.call(reason) }
+        observer?.sessionClosed(self, reason: reason)
     }
 }
 
