@@ -55,6 +55,8 @@ extension ParleyCommand {
                     RecentErrorsLogHandler(label: label, upstream: json ? JSONLogHandler(label: label) as any LogHandler
                                                                         : StreamLogHandler.standardOutput(label: label))
                 }
+                // Each connection is a descriptor: the soft limit goes up to the hard one before anything is accepted.
+                DescriptorLimit.raise(logger: Logger(label: "parley"))
                 server = try await ParleyServer(manifest: manifest)
             } catch {
                 throw fail(error, path: options.path)

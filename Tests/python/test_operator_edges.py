@@ -68,3 +68,36 @@ def test_json_logging_has_one_object_per_line_with_fields(server):
     assert all({"time", "level", "label", "message"} <= set(e) for e in entries)
     request = next(e for e in entries if e.get("request") == "trace-me-123")
     assert "GET /api/v1/health 200" in request["message"]
+
+
+def test_serve_raises_its_open_file_limit_to_the_hard_limit(server):
+    """Each connection is a descriptor: started with a soft limit of 256, the server raises it to the hard limit
+    and holds more connections than the limit it was started with."""
+    import resource
+    import socket
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip(f"hard open-file limit {hard} leaves nothing to show")
+    # The server inherits the soft limit of this process at spawn; restored right after.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        srv = server()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    limits = open(f"/proc/{srv.process.pid}/limits").read()
+    line = next(l for l in limits.splitlines() if l.startswith("Max open files"))
+    served_soft, served_hard = line.split()[3:5]
+    assert served_soft == served_hard, line
+    # More connections than the limit it started with, each answered.
+    sockets = []
+    try:
+        for _ in range(400):
+            s = socket.create_connection((srv.host, srv.port), timeout=10)
+            sockets.append(s)
+        for s in sockets[-20:]:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(64).startswith(b"HTTP/1.1 200"), "a connection past the old limit went unanswered"
+    finally:
+        for s in sockets:
+            s.close()
