@@ -78,13 +78,17 @@ final class FrameWriter: Sendable {
             pending.subtract(1, ordering: .relaxed)
             return false
         }
-        ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
         let loop = channel.eventLoop
         // On the loop, a frame is written at once only when nothing handed over from another thread is still
         // waiting for the loop: otherwise it would overtake those (a broadcast running on the loop overtook the
-        // Socket.IO CONNECT reply written from the handshake's task), so it queues behind them.
+        // Socket.IO CONNECT reply written from the handshake's task), so it queues behind them. Only a frame that
+        // waits counts in the outbound-queue gauge (a shared atomic: not touched twice per delivery for nothing).
         guard loop.inEventLoop, queued == 1 else {
-            loop.execute { [self] in write(bytes) }
+            ParleyMetrics.outboundQueueBytes.add(bytes.readableBytes, ordering: .relaxed)
+            loop.execute { [self] in
+                ParleyMetrics.outboundQueueBytes.subtract(bytes.readableBytes, ordering: .relaxed)
+                write(bytes)
+            }
             return true
         }
         write(bytes)
@@ -93,10 +97,7 @@ final class FrameWriter: Sendable {
 
     /// On the event loop.
     private func write(_ bytes: ByteBuffer) {
-        let count = bytes.readableBytes
-        let loop = channel.eventLoop
         pending.subtract(1, ordering: .relaxed)
-        ParleyMetrics.outboundQueueBytes.subtract(count, ordering: .relaxed)
         guard let encoded else { return }
         if channel.isWritable {
             stalled.store(0, ordering: .relaxed)

@@ -35,6 +35,8 @@ public final class RealtimeConnection: Sendable {
     }
     private let transportLogger: Logger
     private let closeReason = Mutex<CloseReason?>(nil)
+    /// Set once `closeReason` is: what every delivery checks, without taking the lock.
+    private let isClosed = Atomic<Bool>(false)
     private let link: any RealtimeLink
 
     /// - Parameters:
@@ -71,7 +73,7 @@ public final class RealtimeConnection: Sendable {
     /// Sends a frame; when the transport refuses it the connection is closed for overflow (returns false).
     @discardableResult
     public func send(_ item: Outgoing) -> Bool {
-        guard reasonForClose == nil else { return false }
+        guard !isClosed.load(ordering: .relaxed) else { return false }
         if link.send(item) { return true }
         close(.overflow)
         return false
@@ -82,6 +84,7 @@ public final class RealtimeConnection: Sendable {
         let first = closeReason.withLock { current -> Bool in
             guard current == nil else { return false }
             current = reason
+            isClosed.store(true, ordering: .relaxed)
             return true
         }
         if first { link.close(reason) }
