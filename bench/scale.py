@@ -137,7 +137,7 @@ def print_connections(args, targets, this, title):
     print(f"\n=== {title}: {args.conn_clients:,} connections (parley: half sio, half /ws), {args.rooms_per_user} of "
           f"{args.scale_rooms} rooms each, trickle {args.trickle_rate:.0f} msgs/s, holds of {args.hold_seconds:.0f} s ===")
     print(f"{'target':<8} {'phase':<10} {'ready':>6} {'conn/s':>7} {'KiB/conn':>8} {'deliv/s':>8} {'loss%':>6} {'p99 ms':>7} "
-          f"{'max ms':>8} {'beats':>6} {'max gap s':>9} {'late':>5}  lost/errors")
+          f"{'max ms':>8}  {'heartbeats: max gap / interval s, late':<38} lost/errors")
     for t in targets:
         r = this.get(t)
         if not r: print(f"{t:<8} (no result)"); continue
@@ -150,10 +150,16 @@ def print_connections(args, targets, this, title):
             ramp = ready / secs if secs else None
             print(f"{t:<8} {phase:<10} {ready:>6,} {f(ramp):>7} {f(rss / 1024 if rss else None, '{:.1f}'):>8} "
                   f"{f(hold.get('deliveriesPerSec')):>8} {f(hold['loss'] * 100 if 'loss' in hold else None, '{:.2f}'):>6} "
-                  f"{f(hold.get('p99ms'), '{:.2f}'):>7} {f(hold.get('maxms'), '{:.1f}'):>8} {f(hb.get('beats')):>6} "
-                  f"{f(hb.get('maxGapS'), '{:.1f}'):>9} {f((hb.get('late') or 0) + (hb.get('openLate') or 0) if hb else None):>5}  "
+                  f"{f(hold.get('p99ms'), '{:.2f}'):>7} {f(hold.get('maxms'), '{:.1f}'):>8}  {beats(hb):<38} "
                   f"{health.get('connsLost', '-')}/{health.get('errors', '-')}"
                   + (f"  all back {secs:.2f} s after the drop" if phase == "reconnect" and secs else ""))
+
+
+def beats(hb):
+    """sio 25.0/25 ws 10.0/10 late 0 (late: gaps over interval + slack, and clients overdue at the end)."""
+    if not hb: return "none (no server heartbeat)"
+    late = sum(x["late"] + x["openLate"] for x in hb.values())
+    return " ".join(f"{k} {x['maxGapS']:.1f}/{x['intervalS']:.0f}" for k, x in sorted(hb.items())) + f" late {late}"
 
 
 # MARK: soak
@@ -236,10 +242,11 @@ rows = list(csv.DictReader(open({path!r})))
 t = [float(r["elapsed_s"]) / 60 for r in rows]
 fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
 ax.plot(t, [float(r["rss_kib"]) / 1024 for r in rows], color="tab:blue", label="RSS (MiB)")
-ax.set_xlabel("minutes"); ax.set_ylabel("RSS (MiB)", color="tab:blue"); ax.set_ylim(bottom=0)
+ax.set_xlabel("minutes"); ax.set_ylabel("RSS (MiB)", color="tab:blue")
+ax.set_ylim(0, 1.2 * max(float(r["rss_kib"]) / 1024 for r in rows))
 ax2 = ax.twinx()
 ax2.plot(t, [int(r["fds"]) for r in rows], color="tab:orange", label="open descriptors")
-ax2.set_ylabel("open descriptors", color="tab:orange"); ax2.set_ylim(bottom=0)
+ax2.set_ylabel("open descriptors", color="tab:orange"); ax2.set_ylim(0, 1.4 * max(int(r["fds"]) for r in rows))
 ax.set_title("soak: {target}, server RSS and descriptors")
 fig.tight_layout(); fig.savefig({png!r})
 """

@@ -47,7 +47,7 @@ def main():
         if sizes:
             for r, end in enumerate(__import__("itertools").accumulate(sizes)):
                 if i < end: return [r]
-        return sorted({(a.rooms_per_user * i + j) % a.rooms for j in range(a.rooms_per_user)})
+        return list(dict.fromkeys((a.rooms_per_user * i + j) % a.rooms for j in range(a.rooms_per_user)))
     tag = uuid.uuid4().hex[:6]
     with ThreadPoolExecutor(a.parallel) as pool:
         tokens = list(pool.map(lambda i: user(a.base, tag, i), range(a.users)))

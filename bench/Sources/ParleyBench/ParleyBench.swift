@@ -176,9 +176,10 @@ final class Stats: @unchecked Sendable {
     var sentLive = 0          // every message sent, counted as sent (soak samples)
     var receivedLive = 0      // every delivery carrying a timestamp (soak samples)
     var open = 0              // connections through their handshake and not closed
-    var beats = 0             // server heartbeats seen (Engine.IO "2" / WebSocket ping)
-    var maxGapNs: UInt64 = 0  // longest gap between heartbeats (or from the handshake to the first)
-    var lateBeats = 0         // gaps longer than the interval + --late-slack
+    // Per heartbeat kind (0: Engine.IO "2" of sio/peer, 1: /ws WebSocket ping).
+    var beats = [0, 0]                  // server heartbeats seen
+    var maxGapNs: [UInt64] = [0, 0]     // longest gap between heartbeats (or from the handshake to the first)
+    var lateBeats = [0, 0]              // gaps longer than the interval + --late-slack
     var pingIntervalMs = 0    // Socket.IO: from the Engine.IO open packet
 
     @inline(__always) func record(ts: UInt64, now: UInt64) {
@@ -247,7 +248,9 @@ let roomCount = roomEnds.isEmpty ? max(1, opt.rooms) : roomEnds.count
 func roomsOf(user u: Int) -> [Int] {
     if !roomEnds.isEmpty { return [roomEnds.firstIndex { u < $0 } ?? roomEnds.count - 1] }
     if opt.roomsPerUser <= 1 { return [u % roomCount] }
-    return Set((0..<opt.roomsPerUser).map { (opt.roomsPerUser * u + $0) % roomCount }).sorted()
+    var rooms: [Int] = []  // in order (a ceiling client's room is the first), without repeats
+    for j in 0..<opt.roomsPerUser where !rooms.contains((opt.roomsPerUser * u + j) % roomCount) { rooms.append((opt.roomsPerUser * u + j) % roomCount) }
+    return rooms
 }
 /// Connections share users when the setup has fewer users than clients (client i is user i % users).
 let userCount = setup?.tokens.count ?? opt.clients
@@ -417,10 +420,11 @@ final class BenchClient: ChannelInboundHandler {
         let gap = lastBeat == 0 ? 0 : now - lastBeat
         lastBeat = now
         let limit = UInt64((heartbeatInterval(index) + opt.lateSlack) * 1e9)
+        let kind = proto(index) == "ws" ? 1 : 0
         stats.with { s in
-            s.beats += 1
-            if gap > s.maxGapNs { s.maxGapNs = gap }
-            if gap > limit { s.lateBeats += 1 }
+            s.beats[kind] += 1
+            if gap > s.maxGapNs[kind] { s.maxGapNs[kind] = gap }
+            if gap > limit { s.lateBeats[kind] += 1 }
         }
     }
 

@@ -93,29 +93,40 @@ func describe(_ r: [String: Any]) -> String {
         + (r["serverCPUusPerDelivery"].map { String(format: ", %.1f µs/delivery", $0 as! Double) } ?? "")
 }
 
-/// Heartbeats seen since the last reset, plus the gaps still open now (a client the server stopped pinging).
+/// Heartbeats seen since the last reset per kind ("sio": Engine.IO pings of sio/peer clients, "ws": /ws WebSocket
+/// pings), plus the gaps still open now (clients the server stopped pinging). The ceiling sends none: empty.
 func heartbeats() async -> [String: Any] {
     let now = nowNs()
-    let open = try? await clientLoop.next().submit { () -> [UInt64] in
+    let open = try? await clientLoop.next().submit { () -> [(Int, UInt64)] in
         liveClients.compactMap { c in
-            guard let c, c.stage == .ready, c.lastBeat > 0 else { return nil }
+            guard let c, c.stage == .ready, c.lastBeat > 0, proto(c.index) != "raw" else { return nil }
             let gap = now > c.lastBeat ? now - c.lastBeat : 0
-            return gap > UInt64((heartbeatInterval(c.index) + opt.lateSlack) * 1e9) ? gap : 0
+            return (proto(c.index) == "ws" ? 1 : 0, gap > UInt64((heartbeatInterval(c.index) + opt.lateSlack) * 1e9) ? gap : 0)
         }
     }.get()
     let (beats, maxGap, late, sioMs) = stats.with { ($0.beats, $0.maxGapNs, $0.lateBeats, $0.pingIntervalMs) }
-    let openLate = (open ?? []).filter { $0 > 0 }
-    return ["beats": beats, "maxGapS": Double(max(maxGap, openLate.max() ?? 0)) / 1e9, "late": late,
-            "openLate": openLate.count, "sioIntervalS": Double(sioMs) / 1000, "wsIntervalS": opt.wsPingInterval,
-            "slackS": opt.lateSlack]
+    var out: [String: Any] = [:]
+    for (kind, name) in ["sio", "ws"].enumerated() {
+        let clients = (0..<opt.clients).filter { proto($0) != "raw" && (proto($0) == "ws" ? 1 : 0) == kind }.count
+        guard clients > 0 else { continue }
+        let openLate = (open ?? []).filter { $0.0 == kind && $0.1 > 0 }.map { $0.1 }
+        out[name] = ["clients": clients, "beats": beats[kind], "maxGapS": Double(max(maxGap[kind], openLate.max() ?? 0)) / 1e9,
+                     "late": late[kind], "openLate": openLate.count,
+                     "intervalS": kind == 1 ? opt.wsPingInterval : Double(sioMs) / 1000, "slackS": opt.lateSlack]
+    }
+    return out
 }
 
-func resetHeartbeats() { stats.with { $0.beats = 0; $0.maxGapNs = 0; $0.lateBeats = 0 } }
+func resetHeartbeats() { stats.with { $0.beats = [0, 0]; $0.maxGapNs = [0, 0]; $0.lateBeats = [0, 0] } }
 
 func describeBeats(_ h: [String: Any]) -> String {
-    String(format: "%d heartbeats, max gap %.1f s (intervals: sio %.0f s, ws %.0f s), %d late (> interval + %.0f s), %d clients overdue now",
-           h["beats"] as! Int, h["maxGapS"] as! Double, h["sioIntervalS"] as! Double, h["wsIntervalS"] as! Double,
-           h["late"] as! Int, h["slackS"] as! Double, h["openLate"] as! Int)
+    if h.isEmpty { return "none (the protocol has no server heartbeat)" }
+    return h.keys.sorted().map { name in
+        let x = h[name] as! [String: Any]
+        return String(format: "%@: %d over %d clients, max gap %.1f s (interval %.0f s), %d late (> interval + %.0f s), %d overdue now",
+                      name, x["beats"] as! Int, x["clients"] as! Int, x["maxGapS"] as! Double, x["intervalS"] as! Double,
+                      x["late"] as! Int, x["slackS"] as! Double, x["openLate"] as! Int)
+    }.joined(separator: "; ")
 }
 
 func health() -> [String: Any] {
