@@ -374,6 +374,16 @@ final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         }
     }
+
+    /// Closed before the upgrade completed (this handler is removed when it does): refused, or reset by a server
+    /// whose accept queue overflowed. Counted as failed, else the connect loop would wait for it until its timeout.
+    func channelInactive(context: ChannelHandlerContext) {
+        stats.with { s in
+            s.failed += 1; s.inflight -= 1
+            if s.lastError.isEmpty { s.lastError = "connection closed before the WebSocket upgrade" }
+        }
+        context.fireChannelInactive()
+    }
 }
 
 /// One client after the upgrade: the protocol's handshake, then every frame recorded; a sender also runs the
@@ -580,6 +590,9 @@ final class BenchClient: ChannelInboundHandler {
 func startClient(_ i: Int, idle: Bool) {
     let path = path(for: i, idle: idle)
     let bootstrap = ClientBootstrap(group: clientLoop)
+        // Scale modes: a server accepting slowly overflows its listen backlog and SYNs are retried (1, 3, 7 s...):
+        // NIO's default 10 s connect timeout would fail connections the server would still take.
+        .connectTimeout(scaleMode ? .seconds(Int64(opt.connectTimeout)) : .seconds(10))
         .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 20, automaticErrorHandling: true) { channel, _ in
@@ -606,8 +619,16 @@ enum BenchError: Error { case handshake(String) }
 /// Opens `n` clients with at most `--connect-concurrency` handshakes in flight; returns (ready, seconds).
 func connectAll(_ n: Int, idle: Bool) async -> (Int, Double) {
     let t0 = nowNs()
+    var lastReport = t0
+    // Scale modes: a progress line every 10 s (a slow ramp of 19,000 connections takes minutes).
+    func report() {
+        guard scaleMode, nowNs() - lastReport > 10_000_000_000 else { return }
+        lastReport = nowNs()
+        let (r, f, inflight) = stats.with { ($0.ready, $0.failed, $0.inflight) }
+        print("[\(opt.label)] connecting: \(r) ready, \(f) failed, \(inflight) in flight after \(Int(Double(lastReport - t0) / 1e9)) s")
+    }
     for i in 0..<n {
-        while stats.with({ $0.inflight }) >= opt.connectConcurrency { try? await Task.sleep(nanoseconds: 1_000_000) }
+        while stats.with({ $0.inflight }) >= opt.connectConcurrency { report(); try? await Task.sleep(nanoseconds: 1_000_000) }
         stats.with { $0.inflight += 1 }
         startClient(i, idle: idle)
     }
@@ -615,6 +636,7 @@ func connectAll(_ n: Int, idle: Bool) async -> (Int, Double) {
     while true {
         let (r, f) = stats.with { ($0.ready, $0.failed) }
         if r + f >= n || nowNs() > deadline { break }
+        report()
         try? await Task.sleep(nanoseconds: 5_000_000)
     }
     let secs = Double(nowNs() - t0) / 1e9

@@ -23,11 +23,24 @@ let connsPerRoom: [Int] = {
 /// The Stats objects measured apart: the small room's only in largeroom with two rooms.
 let measured: [Stats] = opt.mode == "largeroom" && roomEnds.count > 1 ? [stats, smallStats] : [stats]
 
-/// The senders recording into `st` and the deliveries one of their messages should make (their mean).
-func senders(of st: Stats) -> [Int] { (0..<opt.clients).filter { senderRate($0) > 0 && statsFor($0) === st } }
-func perMessage(_ st: Stats) -> Double {
-    let s = senders(of: st)
-    return s.isEmpty ? 0 : Double(s.map { connsPerRoom[roomIndex($0)] - 1 }.reduce(0, +)) / Double(s.count)
+/// The senders recording into `st` (connected now) and the deliveries one of their messages should make (their
+/// mean), counting the connections in each room that are connected now (`live`, else all of them).
+func senders(of st: Stats, live: [Bool]? = nil) -> [Int] {
+    (0..<opt.clients).filter { senderRate($0) > 0 && statsFor($0) === st && (live?[$0] ?? true) }
+}
+func perMessage(_ st: Stats, live: [Bool]? = nil) -> Double {
+    var conns = connsPerRoom
+    if let live {
+        conns = Array(repeating: 0, count: roomCount)
+        for i in 0..<opt.clients where live[i] { for r in memberRooms(i) { conns[r] += 1 } }
+    }
+    let s = senders(of: st, live: live)
+    return s.isEmpty ? 0 : Double(s.map { conns[roomIndex($0)] - 1 }.reduce(0, +)) / Double(s.count)
+}
+
+/// Which clients are connected (through their handshake) now.
+func liveNow() async -> [Bool]? {
+    try? await clientLoop.next().submit { liveClients.map { $0?.stage == .ready } }.get()
 }
 
 nonisolated(unsafe) var scalePhaseID = 0
@@ -60,7 +73,9 @@ func measureWindow(seconds: Double, drain: Double) async -> [[String: Any]] {
     phase.set(id: scalePhaseID, start: start, end: end, rate: 1)
     while nowNs() < end { await sleepSeconds(0.02) }
     let srv1 = cpuTicks(opt.pid), gen1 = cpuTicks(nil)
-    let expectations = measured.map { (senders(of: $0).count, perMessage($0)) }
+    // Clients that did not connect (or dropped) neither send nor receive: expected deliveries count the others.
+    let live = await liveNow()
+    let expectations = measured.map { (senders(of: $0, live: live).count, perMessage($0, live: live)) }
     let drainUntil = end + UInt64(drain * 1e9)
     while nowNs() < drainUntil {
         let complete = zip(measured, expectations).allSatisfy { st, e in
@@ -84,6 +99,12 @@ func measureWindow(seconds: Double, drain: Double) async -> [[String: Any]] {
         if delivered > 0 { r["serverCPUusPerDelivery"] = serverCPUSeconds * 1e6 / Double(delivered) }
         return r
     }
+}
+
+/// Deliveries/s the senders should make with everyone connected (printed before a window: a "trickle" into big
+/// rooms is not light).
+func plannedDeliveries() -> Double {
+    measured.map { st in senders(of: st).map { senderRate($0) }.reduce(0, +) * perMessage(st) }.reduce(0, +)
 }
 
 func describe(_ r: [String: Any]) -> String {
@@ -160,6 +181,9 @@ func runScale() async {
                   + "server fds \(fds0 ?? -1) -> \(fds1 ?? -1), generator fds \(fdCount(nil) ?? -1)")
         }
         out["serverFds"] = fds1 ?? -1
+        out["plannedDeliveriesPerSec"] = plannedDeliveries()
+        print("\(L) trickle: \(Int(Double(opt.senders) * opt.rate)) msgs/s into rooms of ~\(connsPerRoom.max() ?? 0) connections: "
+              + "\(Int(plannedDeliveries())) deliveries/s planned")
         let hold1 = await measureWindow(seconds: opt.holdSeconds, drain: 5)[0]
         let hb1 = await heartbeats()
         out["hold"] = hold1; out["heartbeats"] = hb1; out["health"] = health()
@@ -271,4 +295,11 @@ func soak(_ L: String) async -> [String: Any] {
     print("\(L) soak done: \(counts?.0 ?? 0) typing events sent, \(counts?.1 ?? 0) churn reconnects; heartbeats: " + describeBeats(hb))
     return ["samples": rows.count - 1, "csv": opt.csv ?? "", "typingSent": counts?.0 ?? 0, "churned": counts?.1 ?? 0,
             "heartbeats": hb, "soakMinutes": opt.soakMinutes]
+}
+
+/// Every line flushed as printed (Swift's print buffers when stdout is a pipe or file, as under `bench/run | tee`;
+/// setvbuf on stdout itself is not reachable from Swift 6's strict concurrency): progress shows live.
+func print(_ line: String) {
+    Swift.print(line)
+    fflush(nil)
 }
