@@ -94,7 +94,7 @@ def print_large_room(args, targets, sizes, fair, this, title):
                 print(f"{t:<11} {m:>7,} (no result{'' if not r else ': ' + str(r.get('health', {}).get('lastError', ''))[:80]})"); continue
             print(f"{t:<11} {m:>7,} {b['msgsPerSec']:>8,.0f} {b['deliveriesPerSec']:>9,.0f} {b['loss']*100:>6.2f} {b['p50ms']:>7.2f} "
                   f"{b['p99ms']:>7.2f} {b['maxms']:>8.2f} {b['serverCPU']:>8.0f} {f(b.get('serverCPUusPerDelivery'), '{:.1f}'):>8} "
-                  f"{r.get('rampPerSec', 0):>7,.0f}")
+                  f"{r.get('rampPerSec', 0):>7,.0f}" + (f"  ({r['ready']:,} of {r['clients']:,} connected)" if r.get("ready", 0) < r.get("clients", 0) else ""))
     smalls = [(t, (this.get(f"{t}/{fair}") or {}).get("small")) for t in targets]
     if any(s for _, s in smalls):
         print(f"--- the {args.small_room}-member room beside the {fair:,}-member one ({args.small_rate:.0f} msgs/s; issue: p99 <= 20 ms)")
