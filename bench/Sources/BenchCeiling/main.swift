@@ -1,6 +1,8 @@
 // bench-ceiling: the ceiling reference for the Parley benchmarks. A bare SwiftNIO WebSocket server on one event
 // loop that rebroadcasts every text/binary frame it receives to every *other* connection. No protocol, no auth,
-// no storage, no rooms: the upper bound for "read a frame, write it to N-1 sockets" on this machine.
+// no storage: the upper bound for "read a frame, write it to N-1 sockets" on this machine. Rooms by request path
+// only (for `bench/run --scale`): connections upgraded on the same path (query included) form a room, and a frame
+// goes to the other connections of its path; the default benchmark connects everyone on `/`, one room.
 //
 //   bench-ceiling [port]        (default 3300; listens on 127.0.0.1, any path upgrades)
 import NIOCore
@@ -11,14 +13,20 @@ import NIOWebSocket
 let port = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 3300 : 3300
 // One thread: every channel lives on this loop, so the registry needs no lock (and the server uses one core).
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-nonisolated(unsafe) var peers: [ObjectIdentifier: any Channel] = [:]  // touched on the one event loop only
+nonisolated(unsafe) var rooms: [String: [ObjectIdentifier: any Channel]] = [:]  // touched on the one event loop only
 
 final class Broadcast: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
+    let room: String
 
-    func handlerAdded(context: ChannelHandlerContext) { peers[ObjectIdentifier(context.channel)] = context.channel }
-    func handlerRemoved(context: ChannelHandlerContext) { peers[ObjectIdentifier(context.channel)] = nil }
+    init(room: String) { self.room = room }
+
+    func handlerAdded(context: ChannelHandlerContext) { rooms[room, default: [:]][ObjectIdentifier(context.channel)] = context.channel }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        rooms[room]?[ObjectIdentifier(context.channel)] = nil
+        if rooms[room]?.isEmpty == true { rooms[room] = nil }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -26,7 +34,7 @@ final class Broadcast: ChannelInboundHandler {
         case .text, .binary:
             let out = WebSocketFrame(fin: true, opcode: frame.opcode, data: frame.unmaskedData)
             let me = ObjectIdentifier(context.channel)
-            for (id, ch) in peers where id != me { ch.writeAndFlush(out, promise: nil) }
+            for (id, ch) in rooms[room] ?? [:] where id != me { ch.writeAndFlush(out, promise: nil) }
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
@@ -41,7 +49,7 @@ final class Broadcast: ChannelInboundHandler {
 let upgrader = NIOWebSocketServerUpgrader(
     maxFrameSize: 1 << 20,
     shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
-    upgradePipelineHandler: { channel, _ in channel.pipeline.addHandler(Broadcast()) }
+    upgradePipelineHandler: { channel, head in channel.pipeline.addHandler(Broadcast(room: head.uri)) }
 )
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(ChannelOptions.backlog, value: 4096)

@@ -17,6 +17,14 @@
 //           send timestamp in each message), stopping after the first step whose p99 exceeds --p99-limit-ms or
 //           which loses messages.
 //   idle    connect N clients, report the ramp rate and the server's VmRSS growth per connection (--pid).
+//   Scale modes (issue 18, `bench/run --scale`; see bench/README.md):
+//   largeroom    --room-sizes M[,S]: one sender (client 0) at --rate into the M-member room for --seconds; with a
+//                second room, its first client sends at --small-rate and its deliveries are measured apart.
+//   connections  N clients (--mix sio,ws), each user in --rooms-per-user of --rooms rooms, ramp rate, RSS per
+//                connection, a trickle (--senders at --rate each) held --hold-seconds with heartbeat gaps recorded;
+//                then every connection is dropped (RST) and reconnected, and the same again.
+//   soak         N clients for --soak-minutes: trickle, typing (--typists), presence churn (--churn-count clients
+//                closed and reconnected every --churn-every s); server VmRSS/fds sampled into --csv.
 //
 // Timestamps are the *intended* send times of a paced (open-loop) schedule, so a generator that falls behind
 // shows up as latency instead of hiding it (no coordinated omission). Sender and receivers share one process
@@ -54,6 +62,23 @@ struct Options {
     var lossLimit = 0.001
     var mix: [String] = []
     var roomsURL: String?
+    // Scale modes.
+    var roomSizes: [Int] = []
+    var roomsPerUser = 1
+    var rate = 0.0
+    var smallRate = 0.0
+    var seconds = 10.0
+    var settleSeconds = 3.0
+    var connectTimeout = 120.0
+    var wsPingInterval = 25.0
+    var lateSlack = 5.0
+    var soakMinutes = 1.0
+    var sampleSeconds = 10.0
+    var csv: String?
+    var typists = 0
+    var typingEvery = 3.0
+    var churnEvery = 5.0
+    var churnCount = 0
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -79,6 +104,22 @@ struct Options {
             case "--loss-limit": lossLimit = Double(v())!
             case "--mix": mix = v().split(separator: ",").map(String.init)
             case "--rooms-url": roomsURL = v()
+            case "--room-sizes": roomSizes = v().split(separator: ",").map { Int($0)! }
+            case "--rooms-per-user": roomsPerUser = Int(v())!
+            case "--rate": rate = Double(v())!
+            case "--small-rate": smallRate = Double(v())!
+            case "--seconds": seconds = Double(v())!
+            case "--settle-seconds": settleSeconds = Double(v())!
+            case "--connect-timeout": connectTimeout = Double(v())!
+            case "--ws-ping-interval": wsPingInterval = Double(v())!
+            case "--late-slack": lateSlack = Double(v())!
+            case "--soak-minutes": soakMinutes = Double(v())!
+            case "--sample-seconds": sampleSeconds = Double(v())!
+            case "--csv": csv = v()
+            case "--typists": typists = Int(v())!
+            case "--typing-every": typingEvery = Double(v())!
+            case "--churn-every": churnEvery = Double(v())!
+            case "--churn-count": churnCount = Int(v())!
             default: fatalError("unknown option \(a)")
             }
         }
@@ -131,9 +172,19 @@ final class Stats: @unchecked Sendable {
     var inflight = 0
     var errors = 0            // error/nack frames seen
     var lastError = ""
+    // Scale modes.
+    var sentLive = 0          // every message sent, counted as sent (soak samples)
+    var receivedLive = 0      // every delivery carrying a timestamp (soak samples)
+    var open = 0              // connections through their handshake and not closed
+    // Per heartbeat kind (0: Engine.IO "2" of sio/peer, 1: /ws WebSocket ping).
+    var beats = [0, 0]                  // server heartbeats seen
+    var maxGapNs: [UInt64] = [0, 0]     // longest gap between heartbeats (or from the handshake to the first)
+    var lateBeats = [0, 0]              // gaps longer than the interval + --late-slack
+    var pingIntervalMs = 0    // Socket.IO: from the Engine.IO open packet
 
     @inline(__always) func record(ts: UInt64, now: UInt64) {
         lock.lock()
+        receivedLive += 1
         if ts >= windowStart && ts < windowEnd {
             received += 1
             _ = hist.record(now > ts ? now - ts : 0)
@@ -143,11 +194,27 @@ final class Stats: @unchecked Sendable {
     func with<T>(_ body: (Stats) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(self) }
 }
 let stats = Stats()
+/// largeroom's second (small) room: its deliveries and its sender's messages, apart from the big room's.
+let smallStats = Stats()
 
 // MARK: frame helpers
 
 let tsKey = Array("\"ts\":".utf8)
 let tsContentKey = Array("ts=".utf8)
+let pingIntervalKey = Array("\"pingInterval\":".utf8)
+let sioSentPrefix = Array("42[\"message:sent\"".utf8)
+let wsSentPrefix = Array("{\"event\":\"message:sent\"".utf8)
+
+/// Scale modes: the live client of each index (touched on the generator's one event loop only).
+nonisolated(unsafe) var liveClients: [BenchClient?] = Array(repeating: nil, count: max(opt.clients, 1))
+
+/// The server heartbeat interval a client should see: Socket.IO's from the Engine.IO open packet, /ws's the
+/// manifest's realtime.ping_interval_seconds (--ws-ping-interval).
+func heartbeatInterval(_ i: Int) -> Double {
+    if proto(i) == "ws" { return opt.wsPingInterval }
+    let ms = stats.with { $0.pingIntervalMs }
+    return ms > 0 ? Double(ms) / 1000 : 25
+}
 
 /// The first `"ts":<digits>` in a frame, else (a dialect whose messages carry only content) `ts=<digits>`.
 @inline(__always) func parseTs(_ buf: ByteBuffer) -> UInt64? {
@@ -172,7 +239,37 @@ let tsContentKey = Array("ts=".utf8)
 
 let content = String(repeating: "x", count: max(1, opt.payload))
 
-func roomIndex(_ i: Int) -> Int { i % max(1, opt.rooms) }
+let scaleMode = ["largeroom", "connections", "soak"].contains(opt.mode)
+
+/// Scale modes: users by index. `--room-sizes A,B`: users 0..<A in room 0, the next B in room 1; else
+/// `--rooms-per-user P`: user u is in rooms (P*u + j) % R, j < P (bench/setup_parley.py uses the same rule).
+let roomEnds: [Int] = opt.roomSizes.reduce(into: []) { $0.append(($0.last ?? 0) + $1) }
+let roomCount = roomEnds.isEmpty ? max(1, opt.rooms) : roomEnds.count
+func roomsOf(user u: Int) -> [Int] {
+    if !roomEnds.isEmpty { return [roomEnds.firstIndex { u < $0 } ?? roomEnds.count - 1] }
+    if opt.roomsPerUser <= 1 { return [u % roomCount] }
+    var rooms: [Int] = []  // in order (a ceiling client's room is the first), without repeats
+    for j in 0..<opt.roomsPerUser where !rooms.contains((opt.roomsPerUser * u + j) % roomCount) { rooms.append((opt.roomsPerUser * u + j) % roomCount) }
+    return rooms
+}
+/// Connections share users when the setup has fewer users than clients (client i is user i % users).
+let userCount = setup?.tokens.count ?? opt.clients
+/// The rooms client i is in: a ceiling client is in one room, its path's.
+func memberRooms(_ i: Int) -> [Int] {
+    let rooms = roomsOf(user: i % max(1, userCount))
+    return proto(i) == "raw" ? [rooms[0]] : rooms
+}
+
+func roomIndex(_ i: Int) -> Int { scaleMode ? roomsOf(user: i % max(1, userCount))[0] : i % max(1, opt.rooms) }
+
+/// Scale modes: each client's messages/s (0: not a sender). largeroom: client 0 into the big room, the small room's
+/// first client at --small-rate; otherwise the first --senders clients at --rate each.
+func senderRate(_ i: Int) -> Double {
+    if opt.mode == "largeroom" { return i == 0 ? opt.rate : (roomEnds.count > 1 && i == roomEnds[0] ? opt.smallRate : 0) }
+    return i < opt.senders ? opt.rate : 0
+}
+/// largeroom: the small room's clients record into smallStats.
+func statsFor(_ i: Int) -> Stats { opt.mode == "largeroom" && roomEnds.count > 1 && i >= roomEnds[0] ? smallStats : stats }
 
 /// Client `i`'s protocol: its turn in `--mix`, else `--proto`.
 func proto(_ i: Int) -> String { opt.mix.isEmpty ? opt.proto : opt.mix[i % opt.mix.count] }
@@ -204,7 +301,7 @@ func url(for i: Int, idle: Bool) -> String {
     case "ws":
         let toks = idle ? (setup!.idleTokens ?? setup!.tokens) : setup!.tokens
         return base + "/ws?token=" + toks[i % toks.count]
-    default: return base + "/"
+    default: return base + (scaleMode ? "/r/\(roomIndex(i))" : "/")
     }
 }
 
@@ -277,6 +374,16 @@ final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         }
     }
+
+    /// Closed before the upgrade completed (this handler is removed when it does): refused, or reset by a server
+    /// whose accept queue overflowed. Counted as failed, else the connect loop would wait for it until its timeout.
+    func channelInactive(context: ChannelHandlerContext) {
+        stats.with { s in
+            s.failed += 1; s.inflight -= 1
+            if s.lastError.isEmpty { s.lastError = "connection closed before the WebSocket upgrade" }
+        }
+        context.fireChannelInactive()
+    }
 }
 
 /// One client after the upgrade: the protocol's handshake, then every frame recorded; a sender also runs the
@@ -295,17 +402,49 @@ final class BenchClient: ChannelInboundHandler {
     // The sender's schedule.
     var seenPhase = 0
     var phaseStart: UInt64 = 0, phaseEnd: UInt64 = 0, interval = 0.0, offset = 0.0, k = 0.0, sentHere = 0
+    // Scale modes: where deliveries are recorded, the last server heartbeat, joins awaited (peer), and whether
+    // the generator closed this connection on purpose (a drop or churn, not a failure).
+    let recStats: Stats
+    var lastBeat: UInt64 = 0
+    var pendingJoins = 0
+    var dropped = false
 
     init(index: Int, idle: Bool) {
         self.index = index
         self.idle = idle
-        isSender = !idle && index < opt.senders
+        isSender = !idle && (scaleMode ? senderRate(index) > 0 : index < opt.senders)
+        recStats = statsFor(index)
         stage = ["sio", "peer", "rooms"].contains(proto(index)) ? .awaitOpen : .ready
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if scaleMode { liveClients[index] = self }
         if stage == .ready { markReady() }
+    }
+
+    /// A server heartbeat: the gap since the last one (or since the handshake) against the interval.
+    func beat() {
+        guard scaleMode else { return }
+        let now = nowNs()
+        let gap = lastBeat == 0 ? 0 : now - lastBeat
+        lastBeat = now
+        let limit = UInt64((heartbeatInterval(index) + opt.lateSlack) * 1e9)
+        let kind = proto(index) == "ws" ? 1 : 0
+        stats.with { s in
+            s.beats[kind] += 1
+            if gap > s.maxGapNs[kind] { s.maxGapNs[kind] = gap }
+            if gap > limit { s.lateBeats[kind] += 1 }
+        }
+    }
+
+    /// Closes the connection on purpose: abruptly (SO_LINGER 0: the kernel sends RST, and the generator's side
+    /// keeps no TIME_WAIT, so 19,000 reconnects find free ports) or with a plain close.
+    func drop(abrupt: Bool) {
+        guard let context else { return }
+        dropped = true
+        if abrupt { _ = (context.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)) }
+        context.close(promise: nil)
     }
 
     func send(_ text: String) {
@@ -316,7 +455,8 @@ final class BenchClient: ChannelInboundHandler {
 
     func markReady() {
         stage = .ready
-        stats.with { $0.ready += 1; $0.inflight -= 1 }
+        lastBeat = nowNs()
+        stats.with { $0.ready += 1; $0.inflight -= 1; $0.open += 1 }
         if isSender { pollPhase() }
     }
 
@@ -325,6 +465,7 @@ final class BenchClient: ChannelInboundHandler {
         switch frame.opcode {
         case .text: break
         case .ping:
+            beat()
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.data)), promise: nil)
             return
         case .connectionClose:
@@ -336,28 +477,40 @@ final class BenchClient: ChannelInboundHandler {
         let data = frame.data
         let bytes = data.readableBytesView
         if bytes.count == 1 && bytes.first == UInt8(ascii: "2") {
+            beat()
             send("3")
             return
         }
         switch stage {
         case .awaitOpen:
             guard bytes.first == UInt8(ascii: "0") else { return fail("no EIO open") }
+            if scaleMode && stats.pingIntervalMs == 0, let ms = parseTs(data, key: pingIntervalKey) {
+                stats.with { $0.pingIntervalMs = Int(ms) }
+            }
             send("40" + (proto(index) != "peer" ? "{\"token\":\"\(token(for: index, idle: idle))\"}" : "{\"user\":\"u\(index)\"}"))
             stage = .awaitConnect
         case .awaitConnect:
             if bytes.starts(with: "44".utf8) { return fail("connect refused: \(String(buffer: data))") }
             guard bytes.starts(with: "40".utf8) else { return }
             if proto(index) == "peer" && !idle {
-                send("420[\"joinRoom\",\"room-\(roomIndex(index))\"]")
+                // Every room of this client (ack ids 0, 1, ...): ready when all are acknowledged.
+                let rooms = scaleMode ? memberRooms(index) : [roomIndex(index)]
+                pendingJoins = rooms.count
+                for (n, r) in rooms.enumerated() { send("42\(n)[\"joinRoom\",\"room-\(r)\"]") }
                 stage = .awaitJoin
             } else {
                 markReady()
             }
         case .awaitJoin:
-            if bytes.starts(with: "430".utf8) { markReady() }
+            if bytes.starts(with: "43".utf8) {
+                pendingJoins -= 1
+                if pendingJoins <= 0 { markReady() }
+            }
         case .ready:
+            // Parley confirms a send to its sender as `message:sent` (with the metadata): not a delivery.
+            if scaleMode && (bytes.starts(with: sioSentPrefix) || bytes.starts(with: wsSentPrefix)) { return }
             if let ts = parseTs(data) {
-                stats.record(ts: ts, now: nowNs())
+                recStats.record(ts: ts, now: nowNs())
             } else if bytes.starts(with: "{\"event\":\"error\"".utf8) || bytes.starts(with: "44".utf8)
                         || bytes.starts(with: "43".utf8) && String(buffer: data).contains("\"error\"") {
                 let s = String(buffer: data)
@@ -372,9 +525,13 @@ final class BenchClient: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let wasReady = stage == .ready
-        stats.with { $0.failed += 1; if !wasReady { $0.inflight -= 1 } }
+        let wasReady = stage == .ready, dropped = dropped
+        stats.with { s in
+            if wasReady { s.open -= 1 }
+            if !dropped { s.failed += 1; if !wasReady { s.inflight -= 1 } }
+        }
         self.context = nil
+        if scaleMode && liveClients[index] === self { liveClients[index] = nil }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -387,7 +544,8 @@ final class BenchClient: ChannelInboundHandler {
     /// Waits for the next phase (checked every 2 ms), then sends its schedule.
     func pollPhase() {
         guard let context else { return }
-        let (id, start, end, rate) = phase.get()
+        let (id, start, end, phaseRate) = phase.get()
+        let rate = scaleMode ? (phaseRate > 0 ? senderRate(index) : 0) : phaseRate
         guard id != seenPhase, rate > 0 else {
             let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(2)) { loopBound.value.pollPhase() }
@@ -397,7 +555,7 @@ final class BenchClient: ChannelInboundHandler {
         phaseStart = start; phaseEnd = end
         interval = 1e9 / rate
         // Senders are staggered across the interval.
-        offset = interval * Double(index) / Double(max(1, opt.senders))
+        offset = interval * Double(scaleMode ? index % max(1, opt.senders) : index) / Double(max(1, opt.senders))
         k = 0
         sentHere = 0
         sendDue()
@@ -410,7 +568,7 @@ final class BenchClient: ChannelInboundHandler {
             let intended = phaseStart + UInt64(offset + k * interval)
             if intended >= phaseEnd {
                 let n = sentHere
-                stats.with { $0.sent += n; $0.sendersDone += 1 }
+                recStats.with { $0.sent += n; $0.sendersDone += 1 }
                 pollPhase()
                 return
             }
@@ -421,6 +579,7 @@ final class BenchClient: ChannelInboundHandler {
                 return
             }
             send(sendFrame(client: index, ts: intended))
+            if scaleMode { recStats.with { $0.sentLive += 1 } }
             sentHere += 1
             k += 1
         }
@@ -431,6 +590,9 @@ final class BenchClient: ChannelInboundHandler {
 func startClient(_ i: Int, idle: Bool) {
     let path = path(for: i, idle: idle)
     let bootstrap = ClientBootstrap(group: clientLoop)
+        // Scale modes: a server accepting slowly overflows its listen backlog and SYNs are retried (1, 3, 7 s...):
+        // NIO's default 10 s connect timeout would fail connections the server would still take.
+        .connectTimeout(scaleMode ? .seconds(Int64(opt.connectTimeout)) : .seconds(10))
         .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 20, automaticErrorHandling: true) { channel, _ in
@@ -457,15 +619,24 @@ enum BenchError: Error { case handshake(String) }
 /// Opens `n` clients with at most `--connect-concurrency` handshakes in flight; returns (ready, seconds).
 func connectAll(_ n: Int, idle: Bool) async -> (Int, Double) {
     let t0 = nowNs()
+    var lastReport = t0
+    // Scale modes: a progress line every 10 s (a slow ramp of 19,000 connections takes minutes).
+    func report() {
+        guard scaleMode, nowNs() - lastReport > 10_000_000_000 else { return }
+        lastReport = nowNs()
+        let (r, f, inflight) = stats.with { ($0.ready, $0.failed, $0.inflight) }
+        print("[\(opt.label)] connecting: \(r) ready, \(f) failed, \(inflight) in flight after \(Int(Double(lastReport - t0) / 1e9)) s")
+    }
     for i in 0..<n {
-        while stats.with({ $0.inflight }) >= opt.connectConcurrency { try? await Task.sleep(nanoseconds: 1_000_000) }
+        while stats.with({ $0.inflight }) >= opt.connectConcurrency { report(); try? await Task.sleep(nanoseconds: 1_000_000) }
         stats.with { $0.inflight += 1 }
         startClient(i, idle: idle)
     }
-    let deadline = t0 + 120_000_000_000
+    let deadline = t0 + UInt64(opt.connectTimeout * 1e9)
     while true {
         let (r, f) = stats.with { ($0.ready, $0.failed) }
         if r + f >= n || nowNs() > deadline { break }
+        report()
         try? await Task.sleep(nanoseconds: 5_000_000)
     }
     let secs = Double(nowNs() - t0) / 1e9
@@ -488,6 +659,7 @@ struct Main {
         // Line-buffered output so bench/run shows progress live.
         setvbuf(fdopen(1, "w"), nil, _IOLBF, 0)
         let idle = opt.mode == "idle"
+        if scaleMode { await runScale(); exit(0) }
         let rssBefore = opt.pid.flatMap(vmRSSKiB)
         let (ready, secs) = await connectAll(opt.clients, idle: idle)
         let ramp = Double(ready) / secs
