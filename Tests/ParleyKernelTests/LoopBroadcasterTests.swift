@@ -37,15 +37,19 @@ import Testing
         let large = Array(all[..<1990]), small = Array(all[1990...])
         let broadcaster = LoopBroadcaster.of(loop)
         let big = try OutboundEvent("big", ["n": 1]), little = try OutboundEvent("little", ["n": 2])
-        loop.execute { broadcaster.deliver(big, to: large) }
-        loop.execute { broadcaster.deliver(little, to: small) }
+        // The small room's message arrives while the large one is going out (queued behind its first chunk).
+        loop.execute {
+            broadcaster.deliver(big, to: large)
+            loop.execute { broadcaster.deliver(little, to: small) }
+        }
         try await Self.waitFor { log.withLock { $0.count } == 2000 }
         let names = log.withLock { $0.map(\.1) }
         #expect(names.count == 2000)
-        // Every small-room delivery came before the large room's last one (in fact, before most of them).
+        // The small room went out after one chunk of the large one, not after all of it.
         let lastLittle = try #require(names.lastIndex(of: "little"))
         let lastBig = try #require(names.lastIndex(of: "big"))
         #expect(lastLittle < lastBig)
+        #expect(lastLittle < 2 * LoopBroadcaster.chunkSize + small.count)
         #expect(names.filter { $0 == "little" }.count == 10)
     }
 

@@ -62,8 +62,10 @@ extension Kernel {
         let hub: RealtimeHub
         switch manifest.realtime.backplane {
         case .inProcess:
+            let batcher = PresenceBatcher(window: .milliseconds(manifest.realtime.presenceBatchMilliseconds),
+                                          offlineGrace: .milliseconds(manifest.realtime.presenceOfflineGraceMilliseconds))
             hub = RealtimeHub(backplane: InProcessBackplane(), presence: PresenceStore(storage: storage), hooks: hooks,
-                              directory: auth.directory, logger: logger)
+                              directory: auth.directory, presenceBatcher: batcher, logger: logger)
         case .postgres:
             // A node id per process: a restarted node is a new node, and its old self is reaped like a dead one.
             let nodeID = UUID().uuidString.lowercased()

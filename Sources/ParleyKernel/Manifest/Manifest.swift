@@ -310,6 +310,12 @@ public struct RealtimeSettings: Decodable, Sendable {
     /// 0 flushes every frame on its own. 5 ms measured best on the benchmark (BENCHMARKS.md): 2 ms cost 7 % more
     /// CPU at the same load, 10 ms saved a little more CPU but added latency without raising the sustained rate.
     public var writeBatchMilliseconds = 5
+    /// On one node, presence changes are announced together at most this often: a burst of connections (a
+    /// restart, a network blip) becomes a few batches, and each watcher gets a batch's changes in one write.
+    public var presenceBatchMilliseconds = 250
+    /// A user whose last connection closed is announced offline only if none has come back within this long:
+    /// a reconnect (a page reload, a dropped network) announces nothing and writes nothing.
+    public var presenceOfflineGraceMilliseconds = 2000
     public var socketio = SocketIOSettings()
     /// How events cross nodes: `in_process` (one node) or `postgres` (LISTEN/NOTIFY on the storage database;
     /// needs `storage.driver: postgres`).
@@ -334,6 +340,8 @@ public struct RealtimeSettings: Decodable, Sendable {
         case outboundQueueLimit = "outbound_queue_limit"
         case maxFrameBytes = "max_frame_bytes"
         case writeBatchMilliseconds = "write_batch_ms"
+        case presenceBatchMilliseconds = "presence_batch_ms"
+        case presenceOfflineGraceMilliseconds = "presence_offline_grace_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -342,6 +350,9 @@ public struct RealtimeSettings: Decodable, Sendable {
         outboundQueueLimit = try c.decodeIfPresent(Int.self, forKey: .outboundQueueLimit) ?? outboundQueueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? maxFrameBytes
         writeBatchMilliseconds = try c.decodeIfPresent(Int.self, forKey: .writeBatchMilliseconds) ?? writeBatchMilliseconds
+        presenceBatchMilliseconds = try c.decodeIfPresent(Int.self, forKey: .presenceBatchMilliseconds) ?? presenceBatchMilliseconds
+        presenceOfflineGraceMilliseconds = try c.decodeIfPresent(Int.self, forKey: .presenceOfflineGraceMilliseconds)
+            ?? presenceOfflineGraceMilliseconds
         socketio = try SocketIOSettings(from: c.superDecoder(forKey: .socketio))
         if let raw = try c.decodeIfPresent(String.self, forKey: .backplane) {
             guard let kind = BackplaneKind(rawValue: raw) else {
@@ -360,6 +371,12 @@ public struct RealtimeSettings: Decodable, Sendable {
         guard maxFrameBytes >= 1024 else { throw ConfigError(path: "realtime.max_frame_bytes", message: "must be at least 1024") }
         guard (0...1000).contains(writeBatchMilliseconds) else {
             throw ConfigError(path: "realtime.write_batch_ms", message: "must be between 0 and 1000")
+        }
+        guard (0...5000).contains(presenceBatchMilliseconds) else {
+            throw ConfigError(path: "realtime.presence_batch_ms", message: "must be between 0 and 5000")
+        }
+        guard (0...60000).contains(presenceOfflineGraceMilliseconds) else {
+            throw ConfigError(path: "realtime.presence_offline_grace_ms", message: "must be between 0 and 60000")
         }
     }
 }

@@ -49,17 +49,22 @@ public final class RealtimeHub: Sendable {
     /// With a cluster backplane: this node's registration, heartbeat and reaping of dead nodes.
     private let cluster: ClusterNode?
     private let heartbeatTask = Mutex<Task<Void, Never>?>(nil)
+    /// On one node: presence changes announced in batches, offline after a grace (see `PresenceBatcher`). A
+    /// cluster announces each change as it settles it in the database, where every node's connections count.
+    private let presenceBatcher: PresenceBatcher?
 
     init(backplane: any Backplane, presence: PresenceStore, hooks: HookRegistry, directory: UserDirectory? = nil,
-         cluster: ClusterNode? = nil, logger: Logger) {
+         cluster: ClusterNode? = nil, presenceBatcher: PresenceBatcher? = nil, logger: Logger) {
         self.backplane = backplane
         self.presence = presence
         self.directory = directory
         self.cluster = cluster
+        self.presenceBatcher = cluster == nil ? presenceBatcher : nil
         lifecycleHooks = hooks
         self.logger = logger
         backplane.attach { [weak self] message in self?.deliver(message) }
         backplane.attachPreparation { [weak self] message in await self?.prepareRemote(message) }
+        self.presenceBatcher?.attach { [weak self] changes in await self?.announce(changes) }
     }
 
     public static func userTopic(_ userID: String) -> String { "user:\(userID)" }
@@ -175,6 +180,10 @@ public final class RealtimeHub: Sendable {
 
 
     private func announce(userID: String, online: Bool) async {
+        if let presenceBatcher {
+            presenceBatcher.changed(userID, online: online)
+            return
+        }
         do {
             // Cluster-wide, a user's first connection on this node may not be their first (nor the last their last).
             guard try await presence.set(userID: userID, online: online) else { return }
@@ -182,6 +191,16 @@ public final class RealtimeHub: Sendable {
             logger.error("presence update failed: \(error)")
         }
         await broadcastPresence(userID: userID, online: online)
+    }
+
+    /// A batch of one node's presence changes: the stored flags in one transaction, then the announcements.
+    private func announce(_ changes: [(userID: String, online: Bool)]) async {
+        do {
+            try await presence.set(changes)
+        } catch {
+            logger.error("presence update failed: \(error)")
+        }
+        for change in changes { await broadcastPresence(userID: change.userID, online: change.online) }
     }
 
     /// `user:online` / `user:offline` to everyone who shares a conversation with the user.
@@ -398,6 +417,16 @@ struct PresenceStore: Sendable {
             }
             try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [online, now, userID])
             return true
+        }
+    }
+
+    /// One node's batch of changes (see `PresenceBatcher`), in one transaction.
+    func set(_ changes: [(userID: String, online: Bool)]) async throws {
+        let now = Timestamp.nowMillis()
+        try await storage.write { db in
+            for change in changes {
+                try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [change.online, now, change.userID])
+            }
         }
     }
 
