@@ -508,7 +508,7 @@ final class BenchClient: ChannelInboundHandler {
             }
         case .ready:
             // Parley confirms a send to its sender as `message:sent` (with the metadata): not a delivery.
-            if scaleMode && (bytes.starts(with: sioSentPrefix) || bytes.starts(with: wsSentPrefix)) { return }
+            if bytes.starts(with: sioSentPrefix) || bytes.starts(with: wsSentPrefix) { return }
             if let ts = parseTs(data) {
                 recStats.record(ts: ts, now: nowNs())
             } else if bytes.starts(with: "{\"event\":\"error\"".utf8) || bytes.starts(with: "44".utf8)
