@@ -15,6 +15,10 @@ struct MultipartHeaderGuard {
     private let fallback: [Int]
     private var matched = 0
     private var mode = Mode.scanning
+    /// Whether the line just ended with CRLF: only CRLF CRLF ends the headers for the parser (a bare LF before the
+    /// blank line does not, and it reads on as headers: the fuzzer's later crashes).
+    private var previous: UInt8 = 0
+    private var lineEndedWithCRLF = false
 
     private enum Mode {
         case scanning, restOfDelimiterLine, lineStart, name, value, blankLine
@@ -41,6 +45,8 @@ struct MultipartHeaderGuard {
     }
 
     private mutating func admits(_ byte: UInt8) -> Bool {
+        defer { previous = byte }
+        if byte == UInt8(ascii: "\n") { lineEndedWithCRLF = previous == UInt8(ascii: "\r") }
         switch mode {
         case .scanning:
             while matched > 0, byte != delimiter[matched] { matched = fallback[matched - 1] }
@@ -53,8 +59,10 @@ struct MultipartHeaderGuard {
             if byte == UInt8(ascii: "\n") { mode = .lineStart }
         case .lineStart:
             switch byte {
-            case UInt8(ascii: "\r"): mode = .blankLine
-            case UInt8(ascii: "\n"): mode = .scanning
+            case UInt8(ascii: "\r"): mode = lineEndedWithCRLF ? .blankLine : .name
+            // A bare LF does not end the headers for the parser (it reads on: the fuzzer's second crash had a header
+            // name after a run of them); only CRLF does, so the guard keeps watching names.
+            case UInt8(ascii: "\n"): break
             case UInt8(ascii: ":"): mode = .value
             case 0x80...: return false
             default: mode = .name

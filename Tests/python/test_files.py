@@ -238,9 +238,12 @@ def test_a_non_ascii_byte_in_a_part_header_name_is_a_400_not_a_crash(server):
     alice = register_and_login(srv.url, "alice")
     headers = {"Authorization": f"Bearer {alice['token']}", "Content-Type": "multipart/form-data; boundary=XX"}
     # The fuzzer's input file is the Content-Type, a newline, one byte choosing the harness's chunk size, the body.
-    fuzzed_type, fuzzed = (REPO / "Tests/fuzz/corpus/multipart/regression-non-ascii-header-name").read_bytes().split(b"\n", 1)
-    cases = [("multipart/form-data; boundary=XX", b'--XX\r\nCont\xe5nt-Disposition: form-data; name="file"\r\n\r\nhello\r\n--XX--\r\n'),
-             (fuzzed_type.decode(), fuzzed[1:])]
+    cases = [("multipart/form-data; boundary=XX", b'--XX\r\nCont\xe5nt-Disposition: form-data; name="file"\r\n\r\nhello\r\n--XX--\r\n')]
+    # The second: such a name after a run of bare LFs inside the headers (the parser reads on past them).
+    for regression in ("regression-non-ascii-header-name", "regression-bare-lf-between-headers",
+                       "regression-lf-cr-lf-is-not-the-end-of-headers"):
+        fuzzed_type, fuzzed = (REPO / "Tests/fuzz/corpus/multipart" / regression).read_bytes().split(b"\n", 1)
+        cases.append((fuzzed_type.decode(), fuzzed[1:]))
     for content_type, body in cases:
         refused = requests.post(f"{srv.api}/files", data=body, headers={**headers, "Content-Type": content_type}, timeout=HTTP_TIMEOUT)
         assert refused.status_code == 400, refused.text
