@@ -84,6 +84,13 @@ public enum ParleyMetrics {
 
     /// One publish delivered locally: to how many connections, how long the fan-out took, and how long since
     /// the server received what caused it.
+    /// One part of a broadcast of `event` (written from `started` until now): its duration, and the event's latency
+    /// from its origin at its last write here.
+    static func broadcast(_ event: OutboundEvent, deliveries: Int, startedAt started: ContinuousClock.Instant) {
+        let finished = ContinuousClock.now
+        broadcast(deliveries: deliveries, duration: finished - started, sinceOrigin: event.origin.map { finished - $0 })
+    }
+
     static func broadcast(deliveries: Int, duration: Duration, sinceOrigin: Duration?) {
         if deliveries > 0 { delivered.increment(by: deliveries) }
         broadcastDuration.recordNanoseconds(nanoseconds(duration))

@@ -139,22 +139,11 @@ final class FrameWriter: Sendable {
 /// connection that needs it, it flushes every connection that asked in the meantime. With a timer per
 /// connection, 50 busy sockets on a loop meant up to 50 wake-ups and timer-heap entries per interval.
 final class LoopFlusher: Sendable {
-    private static let all = Mutex<[LoopKey: LoopFlusher]>([:])
+    private static let all = PerLoop<LoopFlusher>()
 
-    private struct LoopKey: Hashable {
-        let loop: ObjectIdentifier
-        let interval: Int64
-    }
-
-    /// The flusher of `loop` for `interval` (one per pair, for the life of the process: loops are few).
+    /// The flusher of `loop` for `interval` (one per pair).
     static func shared(loop: any EventLoop, interval: TimeAmount) -> LoopFlusher {
-        let key = LoopKey(loop: ObjectIdentifier(loop as AnyObject), interval: interval.nanoseconds)
-        return all.withLock { all in
-            if let existing = all[key] { return existing }
-            let flusher = LoopFlusher(loop: loop, interval: interval)
-            all[key] = flusher
-            return flusher
-        }
+        all.value(of: loop, parameter: interval.nanoseconds) { LoopFlusher(loop: loop, interval: interval) }
     }
 
     private let loop: any EventLoop

@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// Delivers broadcasts to the connections of one event loop: each part whole when it is small, and a large one
 /// (a room of thousands) in chunks, one loop task each, so that the loop's other work runs in between. Without
@@ -38,17 +37,11 @@ final class LoopBroadcaster: @unchecked Sendable {
         self.loop = loop
     }
 
-    private static let all = Mutex<[ObjectIdentifier: LoopBroadcaster]>([:])
+    private static let all = PerLoop<LoopBroadcaster>()
 
-    /// The broadcaster of `loop` (one per loop, for the life of the process: loops are few).
+    /// The broadcaster of `loop`.
     static func of(_ loop: any EventLoop) -> LoopBroadcaster {
-        let key = ObjectIdentifier(loop as AnyObject)
-        return all.withLock { all in
-            if let existing = all[key] { return existing }
-            let broadcaster = LoopBroadcaster(loop: loop)
-            all[key] = broadcaster
-            return broadcaster
-        }
+        all.value(of: loop) { LoopBroadcaster(loop: loop) }
     }
 
     /// On the loop: `event` to `receivers`, all of them on this loop.
@@ -60,7 +53,7 @@ final class LoopBroadcaster: @unchecked Sendable {
                 if !owed.isEmpty { payAhead(connection) }
                 if connection.send(.event(event)) { delivered += 1 }
             }
-            Self.record(event, delivered, since: started)
+            ParleyMetrics.broadcast(event, deliveries: delivered, startedAt: started)
             return
         }
         let part = Part(event: event, receivers: receivers)
@@ -83,7 +76,7 @@ final class LoopBroadcaster: @unchecked Sendable {
             taken += 1
             if takeOwed(part, from: connection), connection.send(.event(part.event)) { delivered += 1 }
         }
-        Self.record(part.event, delivered, since: started)
+        ParleyMetrics.broadcast(part.event, deliveries: delivered, startedAt: started)
         if part.remaining.isEmpty { parts.removeFirst() }
         if !parts.isEmpty { scheduleChunk() }
     }
@@ -123,11 +116,5 @@ final class LoopBroadcaster: @unchecked Sendable {
         case .one(let part): connection.send(.event(part.event))
         case .many(let list): for part in list { connection.send(.event(part.event)) }
         }
-    }
-
-    /// The metrics' broadcast duration is per part or chunk; the latency is the event's, at its last write here.
-    private static func record(_ event: OutboundEvent, _ delivered: Int, since started: ContinuousClock.Instant) {
-        let finished = ContinuousClock.now
-        ParleyMetrics.broadcast(deliveries: delivered, duration: finished - started, sinceOrigin: event.origin.map { finished - $0 })
     }
 }

@@ -23,6 +23,8 @@ final class PresenceBatcher: Sendable {
         /// Users last announced online (absent: offline, as everyone is after a restart).
         var announcedOnline: Set<String> = []
         var running = false
+        /// Stopped at shutdown: nothing more is announced or written.
+        var stopped = false
         var announce: Announce?
     }
 
@@ -44,12 +46,21 @@ final class PresenceBatcher: Sendable {
     func changed(_ userID: String, online: Bool) {
         let now = ContinuousClock.now
         let start = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
             state.pending[userID] = Change(online: online, due: online ? now : now + offlineGrace)
             guard !state.running else { return false }
             state.running = true
             return true
         }
         if start { Task { await run() } }
+    }
+
+    /// Drops what is pending and announces nothing more (shutdown).
+    func stop() {
+        state.withLock { state in
+            state.stopped = true
+            state.pending = [:]
+        }
     }
 
     private func run() async {

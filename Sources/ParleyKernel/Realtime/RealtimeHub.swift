@@ -341,7 +341,12 @@ public final class RealtimeHub: Sendable {
 
     /// On shutdown, after the connections closed: this node leaves the cluster and its backplane disconnects.
     public func stopPresence() async {
-        guard let cluster else { return }
+        guard let cluster else {
+            // Every connection is closing and the next start marks everyone offline: a batch still waiting out its
+            // grace would only write into storage that is closing.
+            presenceBatcher?.stop()
+            return
+        }
         heartbeatTask.withLock { $0.take() }?.cancel()
         do {
             for user in try await cluster.goodbye() { await broadcastPresence(userID: user, online: false) }
@@ -383,8 +388,7 @@ public final class RealtimeHub: Sendable {
         let started = ContinuousClock.now
         var delivered = 0
         for connection in connections where connection.send(.event(event)) { delivered += 1 }
-        let finished = ContinuousClock.now
-        ParleyMetrics.broadcast(deliveries: delivered, duration: finished - started, sinceOrigin: event.origin.map { finished - $0 })
+        ParleyMetrics.broadcast(event, deliveries: delivered, startedAt: started)
     }
 }
 
@@ -400,9 +404,7 @@ struct PresenceStore: Sendable {
     func set(userID: String, online: Bool) async throws -> Bool {
         let now = Timestamp.nowMillis()
         guard let nodeID else {
-            try await storage.write { db in
-                try db.execute("UPDATE users SET is_online = ?, last_seen = ? WHERE id = ?", [online, now, userID])
-            }
+            try await set([(userID, online)])
             return true
         }
         // Serializable: a user connecting on one node while leaving another is counted right by one of the two.

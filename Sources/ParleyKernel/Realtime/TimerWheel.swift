@@ -50,22 +50,11 @@ final class TimerWheel: Sendable {
         return .nanoseconds(min(max(shortest / 20, 5_000_000), 1_000_000_000))
     }
 
-    private static let shared = Mutex<[WheelKey: TimerWheel]>([:])
-    private struct WheelKey: Hashable {
-        let loop: ObjectIdentifier
-        let tick: Int64
-    }
+    private static let all = PerLoop<TimerWheel>()
 
-    /// The wheel of `loop` with this tick (one per pair for the life of the process: loops are few). Timers of
-    /// a channel's own loop fire where its handlers live.
+    /// The wheel of `loop` with this tick (one per pair). Timers of a channel's own loop fire where its handlers live.
     static func shared(loop: any EventLoop, tick: TimeAmount) -> TimerWheel {
-        let key = WheelKey(loop: ObjectIdentifier(loop as AnyObject), tick: tick.nanoseconds)
-        return shared.withLock { all in
-            if let wheel = all[key] { return wheel }
-            let wheel = TimerWheel(loop: loop, tick: tick)
-            all[key] = wheel
-            return wheel
-        }
+        all.value(of: loop, parameter: tick.nanoseconds) { TimerWheel(loop: loop, tick: tick) }
     }
 
     /// Fires `target.timerFired(token)` on the loop once `delay` has passed (at most one tick later).

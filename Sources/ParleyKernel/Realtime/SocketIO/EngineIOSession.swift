@@ -345,7 +345,7 @@ final class EngineIOSession: WheelTimerTarget {
     }
 
     /// The armed timer fired: the ping is due, or (a ping outstanding) its timeout has passed.
-    private func heartbeatDue(_ token: UInt32) {
+    func timerFired(_ token: UInt32) {
         enum Due { case ping, timeout }
         let due = state.withLock { state -> Due? in
             guard !state.closed, token == state.timerToken else { return nil }
@@ -362,10 +362,6 @@ final class EngineIOSession: WheelTimerTarget {
         case nil:
             return
         }
-    }
-
-    func timerFired(_ token: UInt32) {
-        heartbeatDue(token)
     }
 
     private func pong() {
